@@ -1,0 +1,40 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench slow lint install clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# torch is pinned here (a CPU build of 2.13.0 lies on this machine's disk; any other
+# version pulls a multi-GB CUDA build). The package itself accepts torch>=2.2.
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,dask]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/robustbench-liver demo --out runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" -n 2 -q
+
+bench: $(STAMP)
+	$(PY) -m pytest tests/benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds -q
+
+slow: $(STAMP)
+	$(PY) -m pytest -m slow -q tests/unit tests/integration
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check robustbench_liver tests
+	$(VENV)/bin/ruff format --check robustbench_liver tests
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .benchmarks

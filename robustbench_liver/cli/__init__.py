@@ -1,0 +1,1 @@
+"""The `robustbench-liver` command line: one module per verb, listed in `main.COMMANDS`."""
