@@ -57,10 +57,14 @@ class Scan:
         vessels = None if self.vessels is None else self._mask(self.vessels, image.shape, "vessels")
         spacing = tuple(float(s) for s in np.asarray(self.spacing, dtype=float).ravel())
         if len(spacing) != 3 or not all(np.isfinite(s) and s > 0 for s in spacing):
-            raise DataError(f"{where}: spacing must be 3 positive numbers in mm, got {self.spacing}")
+            raise DataError(
+                f"{where}: spacing must be 3 positive numbers in mm, got {self.spacing}"
+            )
         affine = np.asarray(self.affine, dtype=np.float64)
         if affine.shape != (4, 4) or not np.isfinite(affine).all():
-            raise DataError(f"{where}: affine must be a finite 4x4 matrix, got shape {affine.shape}")
+            raise DataError(
+                f"{where}: affine must be a finite 4x4 matrix, got shape {affine.shape}"
+            )
         set_ = object.__setattr__  # frozen: normalise once, here
         set_(self, "image", _frozen(image))
         set_(self, "liver", _frozen(liver))
@@ -79,7 +83,7 @@ class Scan:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.image.shape  # type: ignore[return-value]
+        return self.image.shape
 
     @property
     def voxel_volume_mm3(self) -> float:
