@@ -1,0 +1,1 @@
+"""Where healthy base scans come from: the built-in phantom, or the user's own CT."""

@@ -1,0 +1,136 @@
+"""The built-in procedural abdomen: a healthy-liver base scan that needs no data.
+
+`make_phantom(seed)` gives a `Scan` (portal-venous-phase HU, liver mask, ground-truth vessel
+mask); `generate_phantom(seed)` also returns the full organ label map (see `LABELS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from robustbench_liver.errors import DataError
+from robustbench_liver.sources.phantom.anatomy import Anatomy, sample_anatomy
+from robustbench_liver.sources.phantom.body import paint_body, paint_chest, paint_ribs, paint_spine
+from robustbench_liver.sources.phantom.canvas import Canvas
+from robustbench_liver.sources.phantom.geometry import Grid, SmoothField
+from robustbench_liver.sources.phantom.labels import BASE_HU, LABELS, VESSEL_LABELS
+from robustbench_liver.sources.phantom.organs import (
+    LIVER_HI,
+    LIVER_LO,
+    fit_liver_scale,
+    paint_liver,
+    paint_viscera,
+)
+from robustbench_liver.sources.phantom.render import to_ct
+from robustbench_liver.sources.phantom.vessels import paint_great_vessels, paint_liver_veins
+from robustbench_liver.types import Scan
+
+__all__ = ["LABELS", "Phantom", "PhantomOptions", "generate_phantom", "make_phantom"]
+
+GENERATOR_VERSION = "1"
+FOV_TOP_MM = 100.0  # the highest dome sits at 84 mm
+
+
+@dataclass(frozen=True)
+class PhantomOptions:
+    """How the phantom is sampled and on which grid."""
+
+    shape: tuple[int, int, int] = (256, 224, 96)
+    """Voxels along x, y, z."""
+    spacing: tuple[float, float, float] = (1.5, 1.5, 2.5)
+    """Voxel size in mm (in-plane, in-plane, slice)."""
+    liver_volume_ml: float | None = None
+    """Target liver volume; by default drawn per seed from 1,200-2,200 ml."""
+    noise_std: float | None = None
+    """Image noise (HU std); by default drawn per seed from 10-20 HU."""
+
+    def __post_init__(self) -> None:
+        if len(self.shape) != 3 or any(int(n) < 8 for n in self.shape):
+            raise DataError(f"phantom shape must be 3 sizes of at least 8 voxels, got {self.shape}")
+        if len(self.spacing) != 3 or any(not (0.2 <= float(s) <= 10.0) for s in self.spacing):
+            raise DataError(f"phantom spacing must be 3 values in 0.2-10 mm, got {self.spacing}")
+        if self.liver_volume_ml is not None and not 300.0 <= self.liver_volume_ml <= 4000.0:
+            raise DataError(f"liver_volume_ml must lie in 300-4000, got {self.liver_volume_ml}")
+        if self.noise_std is not None and not 0.0 <= self.noise_std <= 200.0:
+            raise DataError(f"noise_std must lie in 0-200 HU, got {self.noise_std}")
+
+
+@dataclass(frozen=True, eq=False)
+class Phantom:
+    """A phantom scan with its full organ label map (values in `LABELS`)."""
+
+    scan: Scan
+    labels: np.ndarray
+    anatomy: Anatomy
+    options: PhantomOptions = field(default_factory=PhantomOptions)
+
+
+def _grid(options: PhantomOptions) -> Grid:
+    """Centre the body axis in x, leave room for the table below it, and start the field of
+    view just above the diaphragm, as an abdominal scan does."""
+    shape = tuple(int(n) for n in options.shape)
+    sp = tuple(float(s) for s in options.spacing)
+    origin = (
+        -0.5 * (shape[0] - 1) * sp[0],
+        -0.5 * (shape[1] - 1) * sp[1] - 12.0,
+        FOV_TOP_MM - (shape[2] - 1) * sp[2],
+    )
+    return Grid(shape=shape, spacing=sp, origin=origin)  # type: ignore[arg-type]
+
+
+def generate_phantom(
+    seed: int = 0, options: PhantomOptions | None = None, **overrides: Any
+) -> Phantom:
+    """Build a phantom abdomen from `seed`: same seed and options give identical bytes."""
+    options = replace(options or PhantomOptions(), **overrides)
+    streams = np.random.SeedSequence([int(seed), 0x9A7]).spawn(2)
+    anatomy_rng = np.random.default_rng(streams[0])
+    noise_rng = np.random.default_rng(streams[1])
+    an = sample_anatomy(anatomy_rng, options.liver_volume_ml, options.noise_std)
+    grid = _grid(options)
+    canvas = Canvas(grid, BASE_HU["background"])
+    paint_body(canvas, an)
+    paint_chest(canvas, an)
+    paint_viscera(canvas, an, np.random.default_rng(an.bowel_seed))
+    paint_spine(canvas, an)
+    paint_great_vessels(canvas, an)
+    lo, hi = LIVER_LO - 40.0, LIVER_HI + 40.0
+    shape_field = SmoothField(np.random.default_rng(an.texture_seed), lo, hi, scale_mm=28.0)
+    mottle = SmoothField(np.random.default_rng(an.texture_seed + 1), lo, hi, scale_mm=9.0)
+    an = replace(an, liver_scale=fit_liver_scale(canvas, an, shape_field))
+    liver = paint_liver(canvas, an, shape_field, mottle)
+    if not liver.any():
+        raise DataError(
+            f"phantom grid {options.shape} at {options.spacing} mm does not reach the liver",
+            hint="use a larger field of view (about 380 x 330 x 200 mm)",
+        )
+    paint_liver_veins(canvas, an, liver, np.random.default_rng(an.vessel_seed))
+    paint_ribs(canvas, an)
+    labels = canvas.labels
+    in_liver_vessel = np.isin(labels, (LABELS["portal_vein"], LABELS["hepatic_veins"])) & liver
+    liver_mask = (labels == LABELS["liver"]) | in_liver_vessel
+    image = to_ct(canvas.hu, grid.spacing, an.noise_std, noise_rng)
+    scan = Scan(
+        image=image,
+        spacing=grid.spacing,
+        liver=liver_mask,
+        affine=grid.affine,
+        id=f"phantom-{seed}",
+        vessels=np.isin(labels, VESSEL_LABELS),
+        provenance={
+            "source": "phantom",
+            "seed": int(seed),
+            "generator_version": GENERATOR_VERSION,
+            "options": {k: v for k, v in options.__dict__.items()},
+            "anatomy": an.to_dict(),
+        },
+    )
+    return Phantom(scan=scan, labels=labels, anatomy=an, options=options)
+
+
+def make_phantom(seed: int = 0, **options: Any) -> Scan:
+    """The built-in base scan for `seed` (options: see `PhantomOptions`)."""
+    return generate_phantom(seed, **options).scan

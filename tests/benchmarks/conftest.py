@@ -1,0 +1,1 @@
+"""Benchmarks: run with `make bench`. Targets are asserted here, never in unit tests."""

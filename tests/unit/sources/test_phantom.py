@@ -1,0 +1,103 @@
+"""The built-in phantom: deterministic, anatomically plausible, and a valid base scan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from robustbench_liver.errors import DataError
+from robustbench_liver.sources.phantom import LABELS, generate_phantom, make_phantom
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return generate_phantom(0)
+
+
+def test_same_seed_gives_identical_bytes(phantom):
+    again = generate_phantom(0)
+    assert again.scan.image.tobytes() == phantom.scan.image.tobytes()
+    assert again.labels.tobytes() == phantom.labels.tobytes()
+    assert again.scan.digest == phantom.scan.digest
+
+
+def test_other_seed_gives_another_patient(phantom):
+    other = make_phantom(1, shape=(128, 112, 48), spacing=(3.0, 3.0, 5.0))
+    assert other.id == "phantom-1"
+    assert other.provenance["anatomy"] != phantom.scan.provenance["anatomy"]
+
+
+@pytest.mark.parametrize("seed", [0, 3, 10])
+def test_liver_volume_and_attenuation(seed, phantom):
+    scan = phantom.scan if seed == 0 else make_phantom(seed)
+    assert 1150 <= scan.liver_volume_ml <= 2250  # drawn from 1.2-2.2 l, fitted to ~2 %
+    median = float(np.median(scan.image[scan.liver]))
+    assert 90 <= median <= 130  # portal-venous-phase parenchyma
+    # the whole liver lies inside the field of view
+    z = np.flatnonzero(scan.liver.any(axis=(0, 1)))
+    assert z.min() > 0 and z.max() < scan.shape[2] - 1
+
+
+def test_liver_volume_follows_the_request():
+    scan = make_phantom(4, liver_volume_ml=1500.0, shape=(160, 140, 60), spacing=(2.4, 2.4, 4.0))
+    assert scan.liver_volume_ml == pytest.approx(1500.0, rel=0.05)
+
+
+def test_vessels_are_enhanced_tubes_of_2_to_10_mm(phantom):
+    scan, labels = phantom.scan, phantom.labels
+    liver_vessels = scan.vessels & scan.liver
+    assert 0.02 < liver_vessels.sum() / scan.liver.sum() < 0.15
+    # parenchyma and vessel cores, away from partial-volume edges
+    parenchyma = ndimage.binary_erosion(scan.liver & ~scan.vessels, iterations=3)
+    cores = ndimage.binary_erosion(liver_vessels, iterations=1)
+    delta = float(np.median(scan.image[cores]) - np.median(scan.image[parenchyma]))
+    assert 35 <= delta <= 95
+    # radius from the distance to the wall: the thickest intrahepatic vessel is 10 mm at most
+    radius = ndimage.distance_transform_edt(liver_vessels, sampling=scan.spacing)
+    assert 2.0 <= radius.max() <= 10.5
+    # both trees are present inside the liver
+    for name in ("portal_vein", "hepatic_veins"):
+        assert ((labels == LABELS[name]) & scan.liver).sum() > 500
+
+
+def test_anatomy_sits_where_it_should(phantom):
+    labels, image = phantom.labels, phantom.scan.image
+    centre_x = (labels.shape[0] - 1) / 2
+
+    def centroid_x(name: str) -> float:
+        return float(np.nonzero(labels == LABELS[name])[0].mean())
+
+    # RAS: larger x is the patient's right
+    assert centroid_x("liver") > centre_x + 10
+    assert centroid_x("spleen") < centre_x - 30
+    assert centroid_x("stomach") < centre_x
+    assert centroid_x("kidney_right") > centre_x > centroid_x("kidney_left")
+    assert (image[labels == LABELS["stomach"]] < -500).any()  # gas in the stomach
+    assert np.median(image[labels == LABELS["bone"]]) > 200
+    assert -120 < np.median(image[labels == LABELS["subcutaneous_fat"]]) < -80
+    assert np.median(image[labels == LABELS["background"]]) < -900
+    top = labels[:, :, -3:]
+    assert (top == LABELS["lung"]).any()  # the field of view starts above the diaphragm
+    assert LABELS["liver"] == 1 and 2 not in np.unique(labels)  # 2 is kept for tumors
+
+
+def test_noise_level_is_as_requested():
+    phantom = generate_phantom(5, noise_std=15.0, shape=(160, 140, 40), spacing=(2.4, 2.4, 6.0))
+    fat = ndimage.binary_erosion(phantom.labels == LABELS["subcutaneous_fat"], iterations=2)
+    assert 12.0 < float(phantom.scan.image[fat].std()) < 18.0
+
+
+def test_options_are_validated():
+    with pytest.raises(DataError, match="shape"):
+        make_phantom(0, shape=(4, 4, 4))
+    with pytest.raises(DataError, match="spacing"):
+        make_phantom(0, spacing=(0.0, 1.0, 1.0))
+    with pytest.raises(DataError, match="liver_volume_ml"):
+        make_phantom(0, liver_volume_ml=50.0)
+
+
+def test_a_field_of_view_without_liver_is_refused():
+    # 20 slices of 1 mm from the top of the field of view hold only chest
+    with pytest.raises(DataError, match="does not reach the liver"):
+        make_phantom(0, shape=(64, 64, 8), spacing=(1.0, 1.0, 1.0))
