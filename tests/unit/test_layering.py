@@ -1,0 +1,94 @@
+"""Data flows one way (DESIGN.md §1): each part imports only the parts to its left.
+
+Read with `ast`, so nothing is imported. A new top-level module must be added here, with the
+parts it may use; that is deliberate.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "robustbench_liver"
+
+BASE = {"errors", "types"}
+# part -> package parts it may import (besides itself)
+ALLOWED: dict[str, set[str] | None] = {
+    "__init__": set(),
+    "__main__": {"cli"},
+    "errors": set(),
+    "types": {"errors"},
+    "display": set(),
+    "io": BASE,
+    "sources": BASE | {"io"},
+    "synthesis": BASE,
+    "metrics": BASE,
+    "stats": BASE,
+    "scenarios": BASE | {"io", "sources", "synthesis", "metrics", "stats"},
+    "inference": BASE,
+    "models": BASE | {"io", "inference"},
+    "training": BASE | {"io", "sources", "synthesis", "models", "inference"},
+    "runs": BASE
+    | {"io", "sources", "synthesis", "scenarios", "models", "inference", "metrics", "stats"},
+    "report": BASE | {"stats", "display", "runs"},
+    "cli": None,  # the command line may use everything
+}
+# third-party packages a part must never import (stats and report stay light and model-free)
+FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
+    "types": {"torch", "monai"},
+    "io": {"torch", "monai"},
+    "sources": {"torch", "monai"},
+    "synthesis": {"torch", "monai"},
+    "metrics": {"torch", "monai"},
+    "stats": {"torch", "monai"},
+    "scenarios": {"torch", "monai"},
+    "report": {"torch", "monai"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    """Dotted names of every import in a file (relative imports resolved to the package)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                rel = path.relative_to(PACKAGE.parent).with_suffix("").parts
+                base = rel[: len(rel) - node.level]
+                names.add(".".join((*base, node.module or "")).rstrip("."))
+            elif node.module:
+                names.add(node.module)
+    return names
+
+
+def _part(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+FILES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_follow_the_flow(path: Path):
+    part = _part(path)
+    assert part in ALLOWED, f"{part!r} is a new part of the package: add it to ALLOWED"
+    allowed = ALLOWED[part]
+    for name in _imports(path):
+        top, _, rest = name.partition(".")
+        if top == "robustbench_liver" and rest and allowed is not None:
+            used = rest.split(".")[0]
+            assert used == part or used in allowed, f"{path.name} imports {name}"
+        assert top not in FORBIDDEN_THIRD_PARTY.get(part, set()), f"{path.name} imports {top}"
+
+
+def test_the_reader_sees_absolute_and_relative_imports(tmp_path):
+    probe = PACKAGE / "stats" / "probe.py"  # never written: only its path is used
+    source = "from robustbench_liver.models import get_model\nimport torch\nfrom . import x\n"
+    fake = tmp_path / "probe.py"
+    fake.write_text(source)
+    names = _imports(fake)
+    assert {"robustbench_liver.models", "torch"} <= names
+    assert _part(probe) == "stats"
