@@ -48,10 +48,11 @@ class SynthesisError(RobustBenchError):
     """Tumor synthesis cannot do what was asked (for example, no vessel-free place is left)."""
 
 
-def did_you_mean(name: str, known: Iterable[str], what: str = "name") -> str:
-    """A message for an unknown `name`: the closest known ones, then the full list."""
+def did_you_mean(name: str, known: Iterable[str], what: str = "name", listing: bool = True) -> str:
+    """A message for an unknown `name`: the closest known ones, then (if `listing`) all."""
     options = sorted(known)
     close = difflib.get_close_matches(name, options, n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    listing = ", ".join(options) if options else "(none)"
-    return f"unknown {what} {name!r}.{hint} Known: {listing}."
+    if not listing:
+        return f"unknown {what} {name!r}.{hint}"
+    return f"unknown {what} {name!r}.{hint} Known: {', '.join(options) or '(none)'}."

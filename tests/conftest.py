@@ -25,3 +25,9 @@ def shared_data() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _private_case_cache(tmp_path_factory, monkeypatch):
+    """Tests never touch the user's case cache."""
+    monkeypatch.setenv("ROBUSTBENCH_LIVER_CACHE", str(tmp_path_factory.mktemp("case-cache")))

@@ -15,6 +15,7 @@ from robustbench_liver.errors import RobustBenchError
 COMMANDS: tuple[str, ...] = (
     "robustbench_liver.cli.phantom",
     "robustbench_liver.cli.demo",
+    "robustbench_liver.cli.evaluate",
 )
 
 

@@ -1,0 +1,101 @@
+"""Confidence intervals of per-group means by cluster bootstrap over base scans (DESIGN §7).
+
+Cases made from one base scan are correlated, so the resampling unit is the base scan: each
+resample draws as many base scans as there are, with replacement, and takes the mean over
+all their cases (a ratio of cluster totals). Intervals are BCa from `scipy.stats.bootstrap`,
+with the percentile interval of the same resamples where BCa is undefined. By default the
+level is expanded for the number of base scans (Hesterberg 2015) so that ~20 of them still
+give 95 % coverage; `expand=False` gives plain BCa (about 93 % with 20 base scans).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from robustbench_liver.stats._resample import (
+    Seed,
+    check_options,
+    child_rng,
+    cluster_totals,
+    metric_profile,
+    ratio_bootstrap,
+    require_columns,
+)
+
+RESULT_COLUMNS = (
+    "metric",
+    "profile",
+    "n",
+    "n_clusters",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "confidence",
+    "n_resamples",
+)
+
+
+def bootstrap_ci(
+    table: pd.DataFrame,
+    values: str | Sequence[str],
+    *,
+    by: Sequence[str] = ("model", "condition"),
+    cluster: str = "base_scan",
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    method: str = "BCa",
+    expand: bool = True,
+    seed: Seed = 0,
+) -> pd.DataFrame:
+    """Mean of each `values` column per `by` group, with a cluster-bootstrap CI.
+
+    `table` holds one row per case (or per lesion); NaN values (undefined metrics) are left
+    out. Returns one row per (group, metric): the `by` columns, then metric, profile (from
+    the rows' ``<metric>_profile`` column, if any), n (values used), n_clusters, estimate,
+    ci_low, ci_high, ci_method, confidence, n_resamples.
+    `confidence` is the nominal level; `expand` widens it for few clusters (see module doc).
+    The same seed gives the same intervals, whatever the other groups or the row order.
+    """
+    names = [values] if isinstance(values, str) else list(values)
+    by = list(by)
+    method_ = check_options(confidence, n_resamples, method)
+    require_columns(table, [*by, cluster, *names], "bootstrap_ci")
+    parts = []
+    for name in names:
+        profile = metric_profile(table, name)
+        for batch in cluster_totals(table, name, by, cluster):
+            n_clusters = batch.sums.shape[1]
+            # the draws depend on the seed and the cluster count only: a group's interval
+            # does not change when other groups are added or removed
+            estimate, low, high, used = ratio_bootstrap(
+                batch.sums,
+                batch.counts,
+                confidence=confidence,
+                n_resamples=n_resamples,
+                method=method_,
+                make_rng=partial(child_rng, seed, n_clusters),
+                expand=expand,
+            )
+            part = batch.keys.copy()
+            part["metric"] = name
+            part["profile"] = profile
+            part["n"] = batch.counts.sum(axis=1).astype(np.int64)
+            part["n_clusters"] = n_clusters
+            part["estimate"] = estimate
+            part["ci_low"] = low
+            part["ci_high"] = high
+            part["ci_method"] = used
+            parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=[*by, *RESULT_COLUMNS])
+    out = pd.concat(parts, ignore_index=True)
+    out["confidence"] = confidence
+    out["n_resamples"] = int(n_resamples)
+    order = {name: k for k, name in enumerate(names)}
+    out = out.sort_values([*by, "metric"], key=lambda s: s.map(order) if s.name == "metric" else s)
+    return out.reset_index(drop=True)[[*by, *RESULT_COLUMNS]]
