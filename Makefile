@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench slow lint install clean
+.PHONY: demo test bench slow lint install clean chromium reports
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,25 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pytest tests/benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds -q
 
-slow: $(STAMP)
-	$(PY) -m pytest -m slow -q tests/unit tests/integration
+# The browser tests need Debian's chromium and chromium-driver (no browser download).
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
+
+slow: $(STAMP) chromium
+	$(PY) -m pytest -m slow -q tests/unit tests/integration tests/browser
+
+# Example reports of the shipped baselines (exit code 3 = some cases failed: still report).
+REPORT_MODELS := --model hu-threshold --model unet-synth
+reports: $(STAMP)
+	@set -e; for s in quickstart size; do \
+		$(VENV)/bin/robustbench-liver run scenarios/$$s.yaml $(REPORT_MODELS) --workers 2 \
+			--out runs/reports/$$s || [ $$? -eq 3 ]; \
+		$(VENV)/bin/robustbench-liver report runs/reports/$$s --out reports/$$s; \
+	done
+	$(VENV)/bin/robustbench-liver leaderboard runs/reports/quickstart runs/reports/size --out reports/leaderboard
+	$(VENV)/bin/robustbench-liver leaderboard runs/reports/quickstart runs/reports/size \
+		--out reports/leaderboard --verify
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check robustbench_liver tests

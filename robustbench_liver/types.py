@@ -103,3 +103,181 @@ class Scan:
                 h.update(np.ascontiguousarray(part).tobytes())
         h.update(np.asarray(self.spacing, dtype=np.float64).tobytes())
         return h.hexdigest()
+
+
+def _tuple_of(value: Any, n: int, kind: type, name: str) -> tuple[Any, ...]:
+    """`value` as an n-tuple of `kind` (JSON gives lists), or a DataError naming the field."""
+    try:
+        items = tuple(kind(v) for v in value)
+    except (TypeError, ValueError):
+        raise DataError(f"tumor record: {name} must be {n} numbers, got {value!r}") from None
+    if len(items) != n:
+        raise DataError(f"tumor record: {name} must be {n} numbers, got {value!r}")
+    return items
+
+
+_RECORD_TUPLES: dict[str, tuple[int, type]] = {
+    "center_vox": (3, int),
+    "center_mm": (3, float),
+    "semi_axes_mm": (3, float),
+    "rotation_deg": (3, float),
+    "capsule_band": (2, float),
+}
+
+
+@dataclass(frozen=True)
+class TumorRecord:
+    """One synthetic tumor: every parameter needed to replay it, and what was measured.
+
+    `robustbench_liver.synthesis.sample` fills the parameters; `apply` replays them (byte for
+    byte: its noise and elastic field come from `seed`) and returns copies with the measured
+    fields set. A switched-off step is stored as a zero parameter (no elastic deformation:
+    `elastic_sigma_mm == 0`, no capsule: `capsule_hu == 0`, ...). Lengths are in mm,
+    intensities in HU.
+    """
+
+    index: int
+    """Position in the case (tumors are applied in this order)."""
+    size_class: str
+    """Size class it was drawn from: tiny, small, medium, large, or a custom name."""
+    seed: int
+    """Seed of this tumor's own noise and elastic field (0 <= seed < 2**53, JSON-safe)."""
+    center_vox: tuple[int, int, int]
+    """Centre as voxel indices (x, y, z) of the base scan."""
+    center_mm: tuple[float, float, float]
+    """Centre in world coordinates (RAS, mm) via the scan's affine; for people, not replay."""
+    semi_axes_mm: tuple[float, float, float]
+    """Ellipsoid semi-axes along its own axes (x, y, z before rotation)."""
+    rotation_deg: tuple[float, float, float]
+    """Ellipsoid orientation as intrinsic z-y-x Euler angles in degrees (0 = axis-aligned)."""
+    cube_half_mm: float
+    """Half-size of the vessel-free cube checked around the centre (0 = check off)."""
+    elastic_sigma_mm: float
+    """Displacement s.d. at the elastic control points (sigma_e); 0 = no deformation."""
+    elastic_points: int
+    """Control points per axis of the elastic displacement grid."""
+    lobulation: float
+    """Relative radius bulge of the lobes (0 = plain ellipsoid)."""
+    lobes: int
+    """Number of lobes when `lobulation > 0`."""
+    edge_blur_mm: float
+    """sigma_c of the Gaussian edge blur t'' = t' * g(sigma_c); 0 = hard edge."""
+    intensity_model: str
+    """"texture" (the paper's noise texture) or "released" (the authors' code)."""
+    delta_hu: float
+    """texture model: requested mean HU change inside the tumor vs the parenchyma (negative =
+    hypo-attenuating); released model: minus the subtraction amplitude Delta."""
+    parenchyma_hu: float
+    """Parenchyma level the change is relative to: median liver HU around the tumor (the
+    shell 1.2-2 semi-axes from its centre, vessels left out), from the base scan."""
+    texture_sigma_hu: float
+    """texture model: sigma_p of the noise N(mu_t, sigma_p) before upscaling and blur;
+    released model: 1 = textured. 0 = a flat tumor (texture step off)."""
+    texture_scale_mm: float
+    """Noise grain: texture model: lattice step eta of the cubic-spline upscaling; released
+    model: sigma_a of the smoothed uniform noise."""
+    texture_blur_mm: float
+    """Blur sigma_b of the texture (both models)."""
+    keep_scan_noise: bool
+    """texture model: keep the scan's own voxel-level noise inside the tumor."""
+    mass_effect: float
+    """Strength I in [0, 100] of the local scaling warp; 0 = off."""
+    mass_effect_extent: float
+    """gamma_max, the warped zone's radius in units of the semi-axes."""
+    capsule_hu: float
+    """Brightening d of the capsule band; 0 = off."""
+    capsule_band: tuple[float, float]
+    """(lb, ub): the band lb < t'' < ub of the blurred mask that is brightened."""
+    vessel_source: str
+    """Vessel mask used for placement and measurement: none, scan, threshold or union."""
+    vessel_sigma_mm: float
+    """sigma_a of the smoothing before the vessel threshold."""
+    vessel_margin_hu: float
+    """b: the threshold is the mean smoothed liver HU + b."""
+    vessel_threshold_hu: float | None
+    """Threshold T applied to the smoothed CT (None when no threshold mask was used)."""
+    liver_region: str
+    """Coarse liver region of the centre (see `synthesis.location.REGIONS`)."""
+    volume_mm3: float | None = None
+    """Measured tumor volume (label voxels x voxel volume), after synthesis."""
+    equivalent_radius_mm: float | None = None
+    """Measured r = (3V / 4 pi)^(1/3)."""
+    mean_hu_change: float | None = None
+    """Measured mean HU inside the tumor label minus `parenchyma_hu`."""
+    vessel_distance_mm: float | None = None
+    """Measured distance from the tumor's voxels to the nearest vessel voxel (None: no
+    vessel mask, or no vessel in the scan)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types (lists for tuples); `from_dict` inverts it exactly."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TumorRecord:
+        """Rebuild a record from `to_dict` output (e.g. after a JSON round trip)."""
+        from robustbench_liver.errors import did_you_mean
+
+        known = set(cls.__dataclass_fields__)
+        unknown = [k for k in data if k not in known]
+        if unknown:
+            raise DataError("tumor record: " + did_you_mean(unknown[0], known, "field"))
+        optional = {"volume_mm3", "equivalent_radius_mm", "mean_hu_change", "vessel_distance_mm"}
+        missing = sorted(known - set(data) - optional)
+        if missing:
+            raise DataError(f"tumor record: missing field(s) {', '.join(missing)}")
+        values = dict(data)
+        for name, (n, kind) in _RECORD_TUPLES.items():
+            values[name] = _tuple_of(values[name], n, kind, name)
+        return cls(**values)
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """A synthesized (or tumor-free control) case: image, label map and its tumors."""
+
+    image: np.ndarray
+    """float32 HU, axes (x, y, z) as in the base scan."""
+    label: np.ndarray
+    """uint8: 0 background, 1 liver, 2 tumor (the LiTS / MSD Task03 convention)."""
+    tumors: tuple[TumorRecord, ...]
+    """The tumors in the order applied, with their measured properties."""
+    scan_id: str
+    """Id of the base scan."""
+    case_id: str = ""
+    """Stable name of the case; defaults to the scan id."""
+    condition: str = ""
+    """Condition (sweep level) the case belongs to; empty outside a scenario."""
+    replicate: int = 0
+    """Replicate number within (scan, condition)."""
+    is_control: bool = False
+    """True for tumor-free control cases (then `tumors` is empty)."""
+    spacing: tuple[float, float, float] | None = None
+    """Voxel size in mm (copied from the base scan)."""
+    affine: np.ndarray | None = None
+    """4x4 voxel-to-world matrix (copied from the base scan)."""
+
+    def __post_init__(self) -> None:
+        where = f"case {self.case_id or self.scan_id!r}"
+        image = np.asarray(self.image)
+        label = np.asarray(self.label)
+        if image.ndim != 3 or image.dtype != np.float32:
+            raise DataError(f"{where}: image must be 3D float32, got {image.dtype} {image.shape}")
+        if label.shape != image.shape or label.dtype != np.uint8:
+            raise DataError(
+                f"{where}: label must be uint8 of shape {image.shape}, "
+                f"got {label.dtype} {label.shape}"
+            )
+        if self.is_control and self.tumors:
+            raise DataError(f"{where}: a control case cannot have tumors ({len(self.tumors)})")
+        set_ = object.__setattr__
+        set_(self, "image", _frozen(image))
+        set_(self, "label", _frozen(label))
+        set_(self, "tumors", tuple(self.tumors))
+        if not self.case_id:
+            set_(self, "case_id", self.scan_id)
+        if self.affine is not None:
+            set_(self, "affine", _frozen(np.asarray(self.affine, dtype=np.float64)))

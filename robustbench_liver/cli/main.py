@@ -15,7 +15,14 @@ from robustbench_liver.errors import RobustBenchError
 COMMANDS: tuple[str, ...] = (
     "robustbench_liver.cli.phantom",
     "robustbench_liver.cli.demo",
+    "robustbench_liver.cli.validate",
+    "robustbench_liver.cli.synth",
+    "robustbench_liver.cli.run",
+    "robustbench_liver.cli.compare",
+    "robustbench_liver.cli.preview",
     "robustbench_liver.cli.evaluate",
+    "robustbench_liver.cli.report",
+    "robustbench_liver.cli.leaderboard",
 )
 
 

@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "training": BASE | {"io", "sources", "synthesis", "models", "inference"},
     "runs": BASE
     | {"io", "sources", "synthesis", "scenarios", "models", "inference", "metrics", "stats"},
-    "report": BASE | {"stats", "display", "runs"},
+    "report": BASE | {"stats", "display", "runs", "scenarios"},
     "cli": None,  # the command line may use everything
 }
 # third-party packages a part must never import (stats and report stay light and model-free)

@@ -1,0 +1,51 @@
+"""`robustbench-liver compare`: paired differences between two models of a run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "compare",
+        help="paired model differences per condition, with CIs and p-values",
+        description="Compare two models on the cases both scored (paired by case, "
+        "bootstrap and sign-flip by base scan, Holm-adjusted).",
+        epilog="example:\n  robustbench-liver compare runs/quick --models unet-synth hu-threshold",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUNDIR")
+    parser.add_argument("--models", nargs=2, required=True, metavar=("A", "B"))
+    parser.add_argument("--metrics", nargs="+", default=["dsc", "nsd", "case_sensitivity"])
+    parser.add_argument("--resamples", type=int, default=10_000)
+    parser.add_argument("--correction", choices=("holm", "bh", "none"), default="holm")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from robustbench_liver.errors import RobustBenchError, did_you_mean
+    from robustbench_liver.runs.store import RunStore
+    from robustbench_liver.runs.summary import model_differences
+
+    cases, _ = RunStore(args.run_dir).tables()
+    known = set(cases["model"]) if not cases.empty else set()
+    for name in args.models:
+        if name not in known:
+            raise RobustBenchError(f"{args.run_dir}: " + did_you_mean(name, known, "model"))
+    a, b = args.models
+    table = model_differences(cases, a, b, args.metrics, args.resamples, args.correction)
+    columns = [
+        "scenario",
+        "condition",
+        "metric",
+        "n_pairs",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "p_adjusted",
+    ]
+    print(f"{a} - {b} (positive: {a} is higher)")
+    print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0

@@ -1,0 +1,69 @@
+"""`robustbench-liver report`: a run folder -> report.md and one self-contained report.html."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+EXAMPLE = """\
+examples:
+  robustbench-liver report runs/quick                  # -> runs/quick/report/report.html
+  robustbench-liver report runs/size --out reports/size --resamples 2000
+
+The page holds, per scenario, condition and model: DSC, NSD, case sensitivity, specificity
+and lesion sensitivity with CIs, p-values against the reference condition, plots, the
+small-tumor headline, failures, and montages of each model's best and worst case (the model
+is run again on those few cases: runs keep no prediction masks; --no-predict skips that).
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="write a run's report (Markdown and one self-contained HTML page)",
+        description="Tables, plots and montages of a finished run folder.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUNDIR")
+    parser.add_argument("--out", type=Path, help="output folder (default RUNDIR/report)")
+    parser.add_argument(
+        "--resamples", type=int, help="bootstrap resamples (default: the scenario's statistics)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--no-montages", action="store_true", help="leave the montages out")
+    parser.add_argument(
+        "--no-predict", action="store_true", help="montages without prediction outlines"
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=os.environ.get("ROBUSTBENCH_LIVER_DATA"),
+        help="where file-based base scans live, for montages (default: $ROBUSTBENCH_LIVER_DATA)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from robustbench_liver.cli.progress import Progress
+    from robustbench_liver.errors import RobustBenchError
+    from robustbench_liver.report import ReportOptions, build_report, load_run, write_report
+
+    if args.resamples is not None and args.resamples < 100:
+        raise RobustBenchError(f"--resamples must be at least 100, got {args.resamples}")
+    data = load_run(args.run_dir)
+    options = ReportOptions(
+        resamples=args.resamples,
+        seed=args.seed,
+        montages=not args.no_montages,
+        predict=not args.no_predict,
+        data_root=None if args.data_root is None else str(args.data_root),
+    )
+    out = args.out or data.root / "report"
+    with Progress(2 * len(data.scenario_names), "report") as bar:
+        doc = build_report(data, options, progress=bar.advance)
+    written = write_report(doc, out)
+    pages = [p for p in written if p.suffix in (".md", ".html")]
+    print(f"{len(written) - len(pages)} figures, " + ", ".join(str(p) for p in pages))
+    return 0

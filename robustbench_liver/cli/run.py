@@ -1,0 +1,105 @@
+"""`robustbench-liver run`: scenarios x models -> a resumable run folder of results."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXAMPLE = """\
+examples:
+  robustbench-liver run scenarios/quickstart.yaml --model hu-threshold --model unet-synth \\
+      --out runs/quick
+  robustbench-liver run scenarios/size.yaml --model my_model.yaml --out runs/size --workers 2
+  robustbench-liver run scenarios/size.yaml --model nnunet.yaml --out runs/size \\
+      --executor dask --dask-address tcp://10.0.0.5:8786
+
+Killed or interrupted? Run the same command again: finished (model, case) pairs are kept.
+Another model later? Run again with it: its rows join the same folder.
+Exit code 0 when every case was scored, 3 when some failed (see the summary), 1 on errors.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="run scenarios against models into a run folder",
+        description="Synthesize each scenario's cases, run each model, and score them.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO")
+    parser.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        dest="models",
+        metavar="NAME_OR_PATH",
+        help="registered name, YAML spec, or module:factory",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="run folder")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--executor", choices=("local", "dask"), default="local")
+    parser.add_argument("--dask-address", help="tcp://HOST:PORT of a Dask scheduler")
+    parser.add_argument("--limit", type=int, help="only the first N cases of each condition")
+    parser.add_argument("--timeout", type=float, help="seconds per prediction")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads per worker (default 1)"
+    )
+    parser.add_argument("--batch", type=int, default=1, help="cases per unit of work")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=os.environ.get("ROBUSTBENCH_LIVER_DATA"),
+        help="folder file sources read from (default: $ROBUSTBENCH_LIVER_DATA)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from robustbench_liver.cli.progress import Progress
+    from robustbench_liver.runs.runner import RunOptions
+    from robustbench_liver.runs.runner import run as run_all
+    from robustbench_liver.runs.summary import summarize, wide
+    from robustbench_liver.scenarios import load_scenario
+
+    scenarios = [load_scenario(p) for p in args.scenarios]
+    options = RunOptions(
+        workers=args.workers,
+        executor=args.executor,
+        dask_address=args.dask_address,
+        limit=args.limit,
+        timeout_s=args.timeout,
+        threads=args.threads,
+        batch=args.batch,
+        data_root=None if args.data_root is None else str(args.data_root),
+    )
+    bar: Progress | None = None
+
+    def progress(total: int, result: dict | None) -> None:
+        nonlocal bar
+        if result is None:
+            bar = Progress(total, "run").__enter__()
+        elif bar is not None:
+            bar.advance(failed=result["status"] != "ok")
+
+    try:
+        summary = run_all(scenarios, args.models, args.out, options, progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    table = wide(summarize(summary.cases, summary.lesions))
+    if not table.empty:
+        print(table.to_string(index=False))
+    print(
+        f"\n{summary.total} (model, case) pairs: {summary.skipped} already done, "
+        f"{summary.done} run, {len(summary.failed)} failed -> {args.out}"
+    )
+    for failure in summary.failed[:10]:
+        print(
+            f"  FAILED {failure['model']} {failure['case_id']}: {failure['status']}: "
+            f"{str(failure['error'])[:200]}",
+            file=sys.stderr,
+        )
+    return 3 if summary.failed else 0

@@ -1,0 +1,326 @@
+"""A run folder -> its report: report.md, one self-contained report.html, figures/*.png."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from robustbench_liver.report import montage
+from robustbench_liver.report import sections as sec
+from robustbench_liver.report.document import (
+    Block,
+    Cell,
+    Code,
+    Details,
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+    render_markdown,
+)
+from robustbench_liver.report.files import write_shared
+from robustbench_liver.report.headline import Headline, detection_by_size, small_tumor_headline
+from robustbench_liver.report.html import render_html
+from robustbench_liver.report.rundata import RunData, load_run, profiles
+from robustbench_liver.report.tables import (
+    condition_tests,
+    failed_cases,
+    failures,
+    fmt_ci,
+    model_tests,
+    scores,
+)
+from robustbench_liver.runs.store import slug
+from robustbench_liver.types import Case
+
+HEADLINE_TEXT = (
+    "The smallest tumor radius from which a model finds at least 80 % of lesions: the smallest "
+    "radius bin (all conditions pooled) whose lesion sensitivity, and that of every larger bin "
+    "with lesions, is at least 0.80. 'censored' means it is already the smallest bin that held "
+    "lesions. The radius CI applies the same rule to cluster-bootstrap resamples of the base "
+    "scans; the sensitivity in that bin has its own bootstrap CI."
+)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    resamples: int | None = None
+    """Bootstrap resamples; None: each scenario's `statistics.resamples`."""
+    seed: int = 0
+    montages: bool = True
+    predict: bool = True
+    """Recompute predictions for the montages' prediction outlines (runs store no masks)."""
+    data_root: str | None = None
+    """Where file-based base scans live (montages only; phantoms need nothing)."""
+
+
+def build_report(
+    run: RunData | str | Path,
+    options: ReportOptions = ReportOptions(),
+    progress: Callable[[], None] | None = None,
+) -> Document:
+    """The report of a finished run as a `Document` (render it with `write_report`).
+
+    `progress()` is called twice per scenario: after its statistics, after its figures.
+    """
+    data = run if isinstance(run, RunData) else load_run(run)
+    tick = progress or (lambda: None)
+    doc = Document(f"robustbench-liver report: {data.root.name}")
+    numbers = []
+    for name in data.scenario_names:
+        numbers.append(_numbers(data, name, options))
+        tick()
+    doc.add(Paragraph(_summary_line(data)))
+    doc.add(Heading(2, "Small-tumor headline"), Paragraph(HEADLINE_TEXT))
+    doc.add(_headline_table(numbers))
+    for num in numbers:
+        doc.add(*_scenario_blocks(data, num, options))
+        tick()
+    doc.add(*_model_blocks(data))
+    doc.add(*_manifest_blocks(data))
+    return doc
+
+
+def write_report(doc: Document, out: str | Path) -> list[Path]:
+    """Write report.md, report.html and figures/*.png under `out`; stale PNGs are removed."""
+    out = Path(out)
+    figures = out / "figures"
+    written = []
+    for figure in doc.figures():
+        write_shared(figures / figure.name, figure.png)
+        written.append(figures / figure.name)
+    if figures.exists():
+        keep = {p.name for p in written}
+        for old in figures.glob("*.png"):
+            if old.name not in keep:
+                old.unlink()
+    for name, text in (("report.md", render_markdown(doc)), ("report.html", render_html(doc))):
+        write_shared(out / name, text.encode("utf-8"))
+        written.append(out / name)
+    return written
+
+
+def _numbers(data: RunData, name: str, options: ReportOptions) -> sec.ScenarioNumbers:
+    info = data.scenario(name)
+    resamples = options.resamples or info.resamples
+    stats = dict(resamples=resamples, confidence=info.confidence, seed=options.seed)
+    cases = data.cases[data.cases["scenario"] == name]
+    lesions = data.scenario_lesions(name)
+    return sec.ScenarioNumbers(
+        info=info,
+        models=sorted(set(cases["model"])),
+        conditions=sec.ordered(info.conditions, sorted(set(cases["condition"]))),
+        scores=scores(cases, lesions, **stats),  # type: ignore[arg-type]
+        failures=failures(cases),
+        failed_cases=failed_cases(cases),
+        condition_tests=condition_tests(
+            cases,
+            info.reference,
+            correction=info.correction,
+            **stats,  # type: ignore[arg-type]
+        ),
+        model_tests=model_tests(cases, correction=info.correction, **stats),  # type: ignore[arg-type]
+        by_size=detection_by_size(lesions, info.bins, **stats),  # type: ignore[arg-type]
+        headlines=small_tumor_headline(lesions, info.bins, **stats),  # type: ignore[arg-type]
+        profiles=profiles(cases, lesions),
+        resamples=resamples,
+        confidence=info.confidence,
+    )
+
+
+def _summary_line(data: RunData) -> str:
+    c = data.cases
+    failed = int((c["status"] != "ok").sum()) if not c.empty else 0
+    models = sorted(set(c["model"])) if not c.empty else []
+    return (
+        f"Run folder {data.root.name}: {len(data.scenario_names)} scenario(s) "
+        f"({', '.join(data.scenario_names)}), {len(models)} model(s) ({', '.join(models)}), "
+        f"{len(c)} (model, case) pairs, {failed} failed. Made with robustbench-liver "
+        f"{data.manifest.get('package_version', '?')}. Dates are left out so that the same "
+        "results always give the same page: see RUNDIR/manifest.json for them."
+    )
+
+
+def _headline_table(numbers: list[sec.ScenarioNumbers]) -> Table:
+    rows = []
+    for num in numbers:
+        found = {h.model: h for h in num.headlines}
+        for model in num.models:
+            if model in found:
+                rows.append(_headline_row(num.info.name, found[model]))
+            else:
+                none = Cell("n/a (no scored lesions)", "")
+                rows.append(
+                    (
+                        Cell(num.info.name),
+                        Cell(model),
+                        none,
+                        Cell("n/a"),
+                        Cell("n/a", ""),
+                        sec.count(0),
+                    )
+                )
+    columns = (
+        "scenario",
+        "model",
+        "≥ 80 % lesion sensitivity from",
+        "radius CI",
+        "sensitivity in that bin",
+        "lesions in bin",
+    )
+    return Table(columns, tuple(rows), "per model, all conditions of the scenario", "headline")
+
+
+def _headline_row(scenario: str, h: Headline) -> tuple[Cell, ...]:
+    label = h.label + (" (censored)" if h.censored else "")
+    return (
+        Cell(scenario),
+        Cell(h.model),
+        Cell(label, h.radius_mm if h.radius_mm is not None else ""),
+        Cell(h.radius_ci_label),
+        Cell(fmt_ci(h.sensitivity, h.ci_low, h.ci_high), h.sensitivity or ""),
+        sec.count(h.lesions),
+    )
+
+
+def _scenario_blocks(
+    data: RunData, num: sec.ScenarioNumbers, options: ReportOptions
+) -> list[Block]:
+    info = num.info
+    blocks: list[Block] = [Heading(2, f"Scenario {info.name} (version {info.version})")]
+    blocks += sec.what_was_measured(num)
+    blocks += [Heading(3, "Scores"), sec.score_table(num)]
+    blocks += [Heading(3, f"Change against the reference condition ({info.reference})")]
+    blocks.append(sec.change_table(num))
+    blocks += sec.plot_blocks(num)
+    blocks += [Heading(3, "Detection by size"), sec.size_table(num)]
+    blocks += sec.failure_blocks(num)
+    if options.montages:
+        blocks += _montage_blocks(data, num, options)
+    blocks += sec.source_blocks(info)
+    return blocks
+
+
+def _montage_blocks(data: RunData, num: sec.ScenarioNumbers, options: ReportOptions) -> list[Block]:
+    blocks: list[Block] = [Heading(3, "Best and worst cases")]
+    notes: list[str] = []
+    grid: list[list[montage.Panel | None]] = []
+    titles: list[str] = []
+    cases = data.cases[data.cases["scenario"] == num.info.name]
+    try:
+        from robustbench_liver.report.cases import CaseSource, predict
+
+        source = CaseSource(data, options.data_root)
+        for model in num.models:
+            picks = montage.pick_cases(cases, model)
+            if not picks:
+                notes.append(f"{model}: no scored case with tumor to show.")
+                continue
+            row: list[montage.Panel | None] = []
+            for which, case_row in picks:
+                case = source.case(num.info.name, str(case_row["case_id"]))
+                prediction: np.ndarray | None = None
+                if options.predict:
+                    prediction, note = _predict(predict, data, model, case, case_row)
+                    if note:
+                        notes.append(note)
+                title = f"{which}: {case_row['case_id']}, DSC {float(case_row['dsc']):.2f}"
+                row.append(
+                    montage.make_panel(
+                        title, case.image, case.label, case.spacing or (1.0, 1.0, 1.0), prediction
+                    )
+                )
+            grid.append(row)
+            titles.append(model)
+    except Exception as err:  # a montage must never cost the whole report
+        return [*blocks, Paragraph(f"Montages skipped: {type(err).__name__}: {err}")]
+    if not options.predict:
+        notes.append("Prediction outlines left out (--no-predict): runs store no masks.")
+    if grid:
+        blocks.append(
+            Figure(
+                f"{slug(num.info.name)}-montage.png",
+                montage.draw_montage(grid, titles),
+                f"{num.info.name}: best and worst case per model",
+                "Axial slice through the largest lesion, soft-tissue window, radiological "
+                "orientation; green: ground truth, red: prediction (recomputed for this report).",
+            )
+        )
+    blocks += [Paragraph(n) for n in notes]
+    return blocks
+
+
+def _predict(
+    predict: Callable[[str, Case], np.ndarray],
+    data: RunData,
+    model: str,
+    case: Case,
+    case_row: pd.Series,
+) -> tuple[np.ndarray | None, str]:
+    """The recomputed prediction (None when the model cannot run) and a note for the reader."""
+    spec = str(data.model_entry(model).get("spec") or model)
+    try:
+        prediction = predict(spec, case)
+        truth = case.label == 2
+        again = montage.dice(montage.tumor_mask(prediction), truth)
+    except Exception as err:  # a third-party model may raise anything
+        return None, f"{model}: prediction outline skipped ({type(err).__name__}: {err})."
+    stored = float(case_row["dsc"])
+    if np.isfinite(stored) and np.isfinite(again) and abs(again - stored) > 1e-6:
+        return prediction, (
+            f"{model}, {case_row['case_id']}: the recomputed prediction has DSC {again:.4f}, the "
+            f"run scored {stored:.4f}; the model is not deterministic or has changed."
+        )
+    return prediction, ""
+
+
+def _model_blocks(data: RunData) -> list[Block]:
+    rows = []
+    models = sorted(set(data.cases["model"])) if not data.cases.empty else []
+    for model in models:
+        entry = data.model_entry(model)
+        card = entry.get("card") or {}
+        rows.append(
+            (
+                Cell(model),
+                Cell(str(entry.get("spec", ""))),
+                Cell(str(card.get("version", ""))),
+                Cell(str(card.get("adapter", ""))),
+                Cell(str(card.get("needs_liver", ""))),
+                Cell(str(card.get("license", ""))),
+                Cell(str(card.get("sha256") or "")),
+            )
+        )
+    columns = ("model", "spec", "version", "adapter", "needs liver", "license", "weights sha256")
+    cards = json.dumps({m: data.model_entry(m) for m in models}, indent=2, sort_keys=True)
+    return [
+        Heading(2, "Models"),
+        Table(columns, tuple(rows), name="models"),
+        Details("Model cards (as stored in the manifest)", (Code(cards, "json"),)),
+    ]
+
+
+def _manifest_blocks(data: RunData) -> list[Block]:
+    m = data.manifest
+    platform = ", ".join(f"{k} {v}" for k, v in sorted((m.get("platform") or {}).items()))
+    # without dates (a resumed run is the same run) and without the scenario texts, which
+    # are shown above with their file names (absolute paths differ from machine to machine)
+    slim = {k: v for k, v in m.items() if k not in ("created", "updated")}
+    slim["scenarios"] = {
+        name: {k: v for k, v in entry.items() if k != "sources"}
+        for name, entry in (m.get("scenarios") or {}).items()
+    }
+    return [
+        Heading(2, "Run manifest"),
+        Paragraph(
+            f"format {m.get('format')}, package {m.get('package_version')}, platform: "
+            f"{platform or 'n/a'}, options: {json.dumps(m.get('options', {}), sort_keys=True)}"
+        ),
+        Details("manifest.json", (Code(json.dumps(slim, indent=2, sort_keys=True), "json"),)),
+    ]

@@ -1,0 +1,140 @@
+"""Montages of the best and worst cases per model: one axial slice through the largest lesion,
+CT in the soft-tissue window, ground truth and prediction outlined."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from scipy import ndimage
+
+from robustbench_liver.display import SOFT_TISSUE_WINDOW, axial, axial_aspect
+from robustbench_liver.report.plots import png
+
+GT_COLOR, PRED_COLOR = "#00e05a", "#ff2d55"
+_STRUCTURE = np.ones((3, 3, 3), dtype=bool)  # 26-connected lesions, as the metrics count them
+
+
+def pick_cases(cases: pd.DataFrame, model: str) -> list[tuple[str, pd.Series]]:
+    """('best', row) and ('worst', row) of a model by DSC among scored tumor cases; ties go to
+    the first case id, so the choice is stable. One entry when only one case qualifies."""
+    ok = cases[(cases["model"] == model) & (cases["status"] == "ok") & ~cases["is_control"]]
+    ok = ok[np.isfinite(ok["dsc"].astype(float))]
+    if ok.empty:
+        return []
+    ranked = ok.sort_values(["dsc", "case_id"], ascending=[False, True], kind="stable")
+    best = ranked.iloc[0]
+    worst = ok.sort_values(["dsc", "case_id"], kind="stable").iloc[0]
+    if best["case_id"] == worst["case_id"]:
+        return [("best", best)]
+    return [("best", best), ("worst", worst)]
+
+
+def tumor_mask(prediction: np.ndarray) -> np.ndarray:
+    """Tumor voxels of a prediction as the metrics read it by default: label 2 of a label map,
+    p >= 0.5 of a probability map, True of a bool mask."""
+    array = np.asarray(prediction)
+    if array.dtype == bool:
+        return array
+    if np.issubdtype(array.dtype, np.integer):
+        return array == 2
+    return array >= 0.5
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    total = int(a.sum()) + int(b.sum())
+    return float("nan") if total == 0 else 2.0 * int((a & b).sum()) / total
+
+
+def largest_lesion_slice(label: np.ndarray) -> int:
+    """z of the axial slice with the most voxels of the largest 26-connected lesion (the
+    slice with the most liver when there is no tumor)."""
+    tumor = np.asarray(label) == 2
+    if tumor.any():
+        components, n = ndimage.label(tumor, structure=_STRUCTURE)
+        sizes = np.bincount(components.ravel(), minlength=n + 1)
+        sizes[0] = 0
+        focus = components == int(np.argmax(sizes))
+    else:
+        focus = np.asarray(label) >= 1
+    per_slice = focus.sum(axis=(0, 1))
+    return int(np.argmax(per_slice)) if per_slice.any() else label.shape[2] // 2
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One case's slice, ready to draw."""
+
+    title: str
+    image: np.ndarray
+    """Axial slice in HU, display orientation (display.axial)."""
+    truth: np.ndarray
+    prediction: np.ndarray | None
+    aspect: float
+    crop: tuple[slice, slice]
+
+
+def make_panel(
+    title: str,
+    image: np.ndarray,
+    label: np.ndarray,
+    spacing: tuple[float, float, float],
+    prediction: np.ndarray | None,
+    margin: int = 12,
+) -> Panel:
+    """The slice through the largest lesion, cropped to the liver with a margin."""
+    z = largest_lesion_slice(label)
+    liver = axial(np.asarray(label) >= 1, z)
+    rows, cols = np.nonzero(liver)
+    if rows.size:
+        crop = (
+            slice(max(0, int(rows.min()) - margin), int(rows.max()) + margin + 1),
+            slice(max(0, int(cols.min()) - margin), int(cols.max()) + margin + 1),
+        )
+    else:
+        crop = (slice(None), slice(None))
+    return Panel(
+        title=f"{title} (z={z})",
+        image=axial(image, z).astype(np.float32),
+        truth=axial(np.asarray(label) == 2, z),
+        prediction=None if prediction is None else axial(tumor_mask(prediction), z),
+        aspect=axial_aspect(spacing),
+        crop=crop,
+    )
+
+
+def draw_montage(grid: list[list[Panel | None]], row_titles: list[str]) -> bytes:
+    """Rows of panels (one row per model); an empty grid cell stays blank."""
+    n_rows = len(grid)
+    n_cols = max((len(r) for r in grid), default=1)
+    fig = Figure(figsize=(3.6 * n_cols, 3.5 * n_rows + 0.5), layout="constrained")
+    low, high = SOFT_TISSUE_WINDOW
+    for r, row in enumerate(grid):
+        for c in range(n_cols):
+            ax = fig.add_subplot(n_rows, n_cols, r * n_cols + c + 1)
+            ax.set_axis_off()
+            panel = row[c] if c < len(row) else None
+            if panel is None:
+                continue
+            view = panel.crop
+            ax.imshow(panel.image[view], cmap="gray", vmin=low, vmax=high, aspect=panel.aspect)
+            # the truth wide and under, the prediction thin and over: both show where they meet
+            _outline(ax, panel.truth[view], GT_COLOR, 2.2)
+            if panel.prediction is not None:
+                _outline(ax, panel.prediction[view], PRED_COLOR, 1.0)
+            ax.set_title(f"{row_titles[r]}\n{panel.title}", fontsize=8)
+    handles = [
+        Line2D([], [], color=GT_COLOR, linewidth=2.2, label="ground truth"),
+        Line2D([], [], color=PRED_COLOR, linewidth=1.0, label="prediction"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=9)
+    return png(fig)
+
+
+def _outline(ax: Axes, mask: np.ndarray, color: str, width: float) -> None:
+    if mask.any() and not mask.all():
+        ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=width)

@@ -1,0 +1,320 @@
+"""The blocks of one scenario's part of a run report: what was measured, scores, changes
+against the reference, plots, detection by size and failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+
+import pandas as pd
+
+from robustbench_liver.report import plots
+from robustbench_liver.report.document import (
+    Block,
+    Bullets,
+    Cell,
+    Code,
+    Details,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+)
+from robustbench_liver.report.headline import THRESHOLD, Headline
+from robustbench_liver.report.rundata import ScenarioInfo
+from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci, fmt_number, fmt_p, lookup
+from robustbench_liver.runs.store import slug
+
+DEFINITIONS = {
+    "dsc": "Dice of the tumor class per case, averaged over cases with tumor (undefined on "
+    "controls, which are left out).",
+    "nsd": "normalized surface Dice at the tolerance of its profile, surfel-area definition "
+    "(Nikolov et al.; the Decathlon's), averaged like DSC.",
+    "case_sensitivity": "share of cases with tumor in which the predicted tumor volume reaches "
+    "the profile's minimum volume.",
+    "case_specificity": "share of tumor-free control cases in which it does not.",
+    "lesion_sensitivity": "share of ground-truth lesions (26-connected components) that a "
+    "predicted tumor voxel touches (or that reach the IoU rule of the profile), pooled over "
+    "all lesions.",
+}
+EMPTY_POLICY = (
+    "ground truth without tumor: DSC and NSD undefined, the case counts for specificity; "
+    "tumor missed entirely: DSC = NSD = 0"
+)
+
+
+@dataclass(frozen=True)
+class ScenarioNumbers:
+    """Everything computed for one scenario, ready to render."""
+
+    info: ScenarioInfo
+    models: list[str]
+    conditions: list[str]
+    scores: pd.DataFrame
+    failures: pd.DataFrame
+    failed_cases: pd.DataFrame
+    condition_tests: pd.DataFrame
+    model_tests: pd.DataFrame
+    by_size: pd.DataFrame
+    headlines: list[Headline]
+    profiles: dict[str, str]
+    resamples: int
+    confidence: float
+
+
+def n(value: object) -> Cell:
+    """A numeric cell sorted by its value ('' sorts n/a last)."""
+    text = fmt_number(value)
+    return Cell(text, "" if text == "n/a" else float(value))  # type: ignore[arg-type]
+
+
+def count(value: object) -> Cell:
+    """An integer cell."""
+    return Cell(str(int(value)), float(value))  # type: ignore[call-overload,arg-type]
+
+
+def ci(row: pd.Series | None) -> Cell:
+    if row is None:
+        return Cell("n/a", "")
+    text = fmt_ci(row["estimate"], row["ci_low"], row["ci_high"])
+    return Cell(text, "" if text == "n/a" else float(row["estimate"]))
+
+
+def what_was_measured(num: ScenarioNumbers) -> list[Block]:
+    info = num.info
+    entry = info.entry
+    scans = ", ".join(str(s.get("id", s)) for s in entry.get("base_scans", []))
+    level = f"{num.confidence:.0%}"
+    blocks: list[Block] = [
+        Paragraph(info.description or "(no description)"),
+        Bullets(
+            (
+                f"scenario {info.name}, version {info.version}, hash {info.hash}",
+                f"seed {entry.get('seed')}; reference condition {info.reference}",
+                f"base scans: {scans or 'n/a'}; {entry.get('n_cases', 'n/a')} cases per model"
+                + (f" (limited to {entry['limit']} per condition)" if entry.get("limit") else ""),
+                f"{level} CIs: cluster bootstrap over base scans, BCa ({num.resamples} "
+                "resamples; widened for few base scans, see stats.bootstrap_ci)",
+                "p-values: paired sign-flip permutation by base scan; a condition is matched to "
+                "the reference case by case (base scan, replicate, control or not); "
+                f"{info.correction} adjustment across all comparisons of this scenario",
+            )
+        ),
+        Heading(3, "Conditions"),
+        Table(
+            ("condition", "levels", "settings"),
+            tuple(
+                (
+                    Cell(c + (" (reference)" if c == info.reference else "")),
+                    Cell(", ".join(f"{a}={lv}" for a, lv in info.levels.get(c, ())) or "n/a"),
+                    Cell(json.dumps(info.settings.get(c, {}), sort_keys=True)),
+                )
+                for c in num.conditions
+            ),
+            name="conditions",
+        ),
+        Heading(3, "Metrics and their profiles"),
+        Table(
+            ("metric", "profile", "definition"),
+            (
+                *(
+                    (Cell(LABELS[m]), Cell(num.profiles.get(m, "n/a")), Cell(DEFINITIONS[m]))
+                    for m in METRICS
+                ),
+                (
+                    Cell("empty cases"),
+                    Cell(num.profiles.get("empty_policy", "n/a")),
+                    Cell(EMPTY_POLICY),
+                ),
+            ),
+            name="profiles",
+        ),
+    ]
+    return blocks
+
+
+def score_table(num: ScenarioNumbers) -> Table:
+    rows = []
+    for condition in num.conditions:
+        for model in num.models:
+            counts = lookup(num.failures, model=model, condition=condition)
+            if counts is None:
+                continue
+            cells = [Cell(condition), Cell(model), count(counts["cases"]), count(counts["failed"])]
+            for metric in METRICS:
+                cells.append(
+                    ci(lookup(num.scores, model=model, condition=condition, metric=metric))
+                )
+            rows.append(tuple(cells))
+    columns = ("condition", "model", "cases", "failed", *(LABELS[m] for m in METRICS))
+    caption = f"estimate [{num.confidence:.0%} CI]; failed cases are left out of every metric"
+    return Table(columns, tuple(rows), caption, name="scores")
+
+
+def change_table(num: ScenarioNumbers) -> Table:
+    rows = []
+    tests = num.condition_tests
+    for condition in num.conditions:
+        if condition == num.info.reference:
+            continue
+        for model in num.models:
+            if lookup(tests, model=model, a=condition) is None:
+                continue  # nothing scored to compare (e.g. every case failed)
+            cells = [Cell(condition), Cell(model)]
+            for metric in METRICS:
+                row = lookup(tests, model=model, a=condition, metric=metric)
+                if row is None:
+                    cells += [Cell("n/a", ""), Cell("n/a", "")]
+                    continue
+                cells.append(
+                    Cell(
+                        fmt_ci(row["difference"], row["ci_low"], row["ci_high"]),
+                        float(row["difference"]),
+                    )
+                )
+                cells.append(Cell(fmt_p(row["p_adjusted"]), _num_or_blank(row["p_adjusted"])))
+            rows.append(tuple(cells))
+    columns = ["condition", "model"]
+    for metric in METRICS:
+        columns += [f"Δ {LABELS[metric]}", "p (adj.)"]
+    caption = (
+        f"condition − {num.info.reference}, paired case by case, [{num.confidence:.0%} CI]; "
+        f"p-values {num.info.correction}-adjusted. Lesion sensitivity is compared through each "
+        "case's share of lesions found."
+    )
+    return Table(tuple(columns), tuple(rows), caption, name="changes")
+
+
+def size_table(num: ScenarioNumbers) -> Table:
+    rows = []
+    for _, r in num.by_size.iterrows():
+        rows.append(
+            (
+                Cell(str(r["model"])),
+                Cell(str(r["label"]), float(r["bin"])),
+                count(r["lesions"]),
+                count(r["detected"]),
+                ci(r if r["lesions"] else None),
+            )
+        )
+    caption = (
+        f"lesion sensitivity per equivalent-radius bin, all conditions pooled, "
+        f"[{num.confidence:.0%} CI]"
+    )
+    return Table(
+        ("model", "radius bin", "lesions", "detected", "sensitivity"),
+        tuple(rows),
+        caption,
+        name="by-size",
+    )
+
+
+def failure_blocks(num: ScenarioNumbers) -> list[Block]:
+    total = int(num.failures["failed"].sum()) if not num.failures.empty else 0
+    blocks: list[Block] = [Heading(3, "Failures")]
+    if total == 0:
+        return [*blocks, Paragraph("Every (model, case) pair was scored: no failures.")]
+    per_model = num.failures.groupby("model")[["cases", "failed"]].sum().reset_index()
+    blocks.append(
+        Table(
+            ("model", "cases", "failed"),
+            tuple(
+                (Cell(str(r.model)), count(r.cases), count(r.failed))
+                for r in per_model.itertuples()
+            ),
+            name="failure-counts",
+        )
+    )
+    rows = tuple(
+        (
+            Cell(str(r["model"])),
+            Cell(str(r["case_id"])),
+            Cell(str(r["status"])),
+            Cell(str(r["error"] or "")[:300]),
+        )
+        for _, r in num.failed_cases.iterrows()
+    )
+    blocks.append(
+        Details(
+            f"{total} failed (model, case) pairs",
+            (Table(("model", "case", "status", "error"), rows, name="failures"),),
+        )
+    )
+    return blocks
+
+
+def plot_blocks(num: ScenarioNumbers) -> list[Block]:
+    info = num.info
+    stem = slug(info.name)
+    blocks: list[Block] = [Heading(3, "Plots")]
+    single_axis = len(info.axes) == 1 and all(c in info.levels for c in num.conditions)
+    ticks = [info.levels[c][0][1] for c in num.conditions] if single_axis else num.conditions
+    if not num.scores.empty:
+        blocks.append(
+            Figure(
+                f"{stem}-metrics.png",
+                plots.metric_vs_level(
+                    num.scores,
+                    num.conditions,
+                    ticks,
+                    info.reference,
+                    METRICS,
+                    num.models,
+                    xlabel=info.axes[0] if single_axis else "condition",
+                ),
+                f"{info.name}: each metric per condition, one line per model",
+                f"Estimate per condition with its {num.confidence:.0%} CI band; * marks the "
+                "reference condition.",
+            )
+        )
+        blocks.append(
+            Figure(
+                f"{stem}-heatmap.png",
+                plots.heatmap(num.scores, "dsc", num.models, num.conditions),
+                f"{info.name}: DSC per model and condition",
+                "DSC estimate per model (rows) and condition (columns).",
+            )
+        )
+    if not num.by_size.empty and num.by_size["lesions"].sum() > 0:
+        blocks.append(
+            Figure(
+                f"{stem}-radius.png",
+                plots.sensitivity_vs_radius(num.by_size, num.models, THRESHOLD),
+                f"{info.name}: lesion sensitivity by tumor radius",
+                f"Lesion sensitivity per radius bin (all conditions) with {num.confidence:.0%} "
+                "CIs; the dashed line is the 80 % of the small-tumor headline.",
+            )
+        )
+    if not num.model_tests.empty:
+        blocks.append(
+            Figure(
+                f"{stem}-forest.png",
+                plots.forest(num.model_tests, ["dsc", "nsd"]),
+                f"{info.name}: paired model differences",
+                f"Mean paired difference a − b per condition on the cases both models scored, "
+                f"with {num.confidence:.0%} CIs; filled red: adjusted p < 0.05.",
+            )
+        )
+    return blocks
+
+
+def source_blocks(info: ScenarioInfo) -> list[Block]:
+    if not info.sources:
+        return [Paragraph("(the manifest holds no scenario text)")]
+    blocks: list[Block] = [Code(text, "yaml") for text in info.sources.values()]
+    names = ", ".join(PurePath(p).name for p in info.sources)
+    return [Details(f"Scenario text ({names})", tuple(blocks))]
+
+
+def _num_or_blank(value: object) -> float | str:
+    text = fmt_number(value)
+    return "" if text == "n/a" else float(value)  # type: ignore[arg-type]
+
+
+def ordered(known: Sequence[str], present: Sequence[str]) -> list[str]:
+    """The manifest's order first, then anything else found in the rows (sorted)."""
+    present_set = set(present)
+    first = [c for c in known if c in present_set]
+    return first + sorted(present_set - set(first))

@@ -1,0 +1,200 @@
+"""The numbers of a report: scores with CIs, changes against the reference condition, paired
+model differences and failures, each computed by `robustbench_liver.stats` from the rows."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from robustbench_liver.stats import bootstrap_ci, compare_conditions, compare_models
+
+CASE_METRICS = ("dsc", "nsd", "case_sensitivity", "case_specificity")
+METRICS = (*CASE_METRICS, "lesion_sensitivity")
+LABELS = {
+    "dsc": "DSC",
+    "nsd": "NSD",
+    "case_sensitivity": "case sensitivity",
+    "case_specificity": "specificity",
+    "lesion_sensitivity": "lesion sensitivity",
+}
+# Lesions of two conditions are different lesions, so they cannot be paired one by one; a
+# case's share of lesions found can (same base scan, replicate and tumor draws).
+PAIRED_LESION = "lesion_detection_rate"
+# A condition and the reference are matched case by case: is_control keeps a tumor case and
+# the control of the same base scan and replicate apart.
+CONDITION_PAIRING = ("base_scan", "replicate", "is_control")
+
+
+def ok_rows(cases: pd.DataFrame) -> pd.DataFrame:
+    """Scored cases only, with the per-case lesion detection rate (NaN without lesions)."""
+    ok = cases[cases["status"] == "ok"].copy()
+    if {"n_lesions", "n_lesions_detected"} <= set(ok.columns):
+        total = ok["n_lesions"].astype(float)
+        ok[PAIRED_LESION] = ok["n_lesions_detected"].astype(float) / total.where(total > 0)
+    return ok
+
+
+def scores(
+    cases: pd.DataFrame,
+    lesions: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("model", "condition"),
+    resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per group x metric: estimate and cluster-bootstrap CI (by base scan).
+
+    The same call as `runs.summary.summarize` for one scenario, with the scenario's
+    resamples and CI level. Failed cases are left out (see `failures`).
+    """
+    by = list(by)
+    parts = []
+    ok = ok_rows(cases)
+    if not ok.empty:
+        parts.append(
+            bootstrap_ci(
+                ok,
+                list(CASE_METRICS),
+                by=by,
+                n_resamples=resamples,
+                confidence=confidence,
+                seed=seed,
+            )
+        )
+    if not lesions.empty and "detected" in lesions:
+        found = lesions.assign(lesion_sensitivity=lesions["detected"].astype(float))
+        parts.append(
+            bootstrap_ci(
+                found,
+                ["lesion_sensitivity"],
+                by=by,
+                n_resamples=resamples,
+                confidence=confidence,
+                seed=seed,
+            )
+        )
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=[*by, "metric", "estimate", "ci_low", "ci_high", "n"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def failures(cases: pd.DataFrame) -> pd.DataFrame:
+    """Per model x condition: cases run, failed, and the failure kinds."""
+    table = cases.assign(failed=cases["status"] != "ok")
+    grouped = table.groupby(["model", "condition"], sort=True)
+    out = grouped.agg(cases=("case_id", "size"), failed=("failed", "sum")).reset_index()
+    out["failed"] = out["failed"].astype(int)
+    return out
+
+
+def failed_cases(cases: pd.DataFrame) -> pd.DataFrame:
+    """Every failed (model, case) with its status and error, sorted."""
+    bad = cases[cases["status"] != "ok"]
+    columns = ["model", "condition", "case_id", "status", "error"]
+    return bad[columns].sort_values(["model", "case_id"], kind="stable").reset_index(drop=True)
+
+
+def condition_tests(
+    cases: pd.DataFrame,
+    reference: str,
+    *,
+    resamples: int = 10_000,
+    confidence: float = 0.95,
+    correction: str = "holm",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Each condition vs the reference, per model and metric: paired difference (condition −
+    reference), CI and p-value, adjusted across every row (all models, conditions, metrics).
+    Lesion sensitivity is compared through each case's share of lesions found."""
+    ok = ok_rows(cases)
+    if ok.empty or reference not in set(ok["condition"]) or ok["condition"].nunique() < 2:
+        return pd.DataFrame()
+    values = [m for m in (*CASE_METRICS, PAIRED_LESION) if m in ok.columns]
+    out = compare_conditions(
+        ok,
+        values,
+        reference=reference,
+        within=("model",),
+        pair_on=CONDITION_PAIRING,
+        n_resamples=resamples,
+        confidence=confidence,
+        adjust=correction,
+        seed=seed,
+    )
+    return out.replace({"metric": {PAIRED_LESION: "lesion_sensitivity"}})
+
+
+def model_tests(
+    cases: pd.DataFrame,
+    metrics: Sequence[str] = ("dsc", "nsd"),
+    *,
+    resamples: int = 10_000,
+    confidence: float = 0.95,
+    correction: str = "holm",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Every pair of models (a − b, names sorted) per condition, on the cases both scored."""
+    ok = ok_rows(cases)
+    models = sorted(set(ok["model"])) if not ok.empty else []
+    if len(models) < 2:
+        return pd.DataFrame()
+    return compare_models(
+        ok,
+        list(metrics),
+        pairs=list(itertools.combinations(models, 2)),
+        within=("condition",),
+        n_resamples=resamples,
+        confidence=confidence,
+        adjust=correction,
+        seed=seed,
+    )
+
+
+def lookup(table: pd.DataFrame, **keys: object) -> pd.Series | None:
+    """The one row of `table` matching `keys`, or None."""
+    if table.empty:
+        return None
+    mask = np.ones(len(table), dtype=bool)
+    for column, value in keys.items():
+        if column not in table.columns:
+            return None
+        mask &= (table[column] == value).to_numpy()
+    hits = table[mask]
+    return None if hits.empty else hits.iloc[0]
+
+
+def fmt_number(value: object, digits: int = 2) -> str:
+    if value is None or not np.isfinite(float(value)):  # type: ignore[arg-type]
+        return "n/a"
+    return f"{float(value):.{digits}f}"  # type: ignore[arg-type]
+
+
+def fmt_ci(estimate: object, low: object, high: object, digits: int = 2) -> str:
+    """'0.59 [0.23, 0.77]'; 'n/a' without an estimate; the estimate alone without a CI."""
+    text = fmt_number(estimate, digits)
+    if text == "n/a":
+        return text
+    if fmt_number(low) == "n/a" or fmt_number(high) == "n/a":
+        return f"{text} [no CI]"
+    return f"{text} [{fmt_number(low, digits)}, {fmt_number(high, digits)}]"
+
+
+def fmt_p(p: object) -> str:
+    if p is None or not np.isfinite(float(p)):  # type: ignore[arg-type]
+        return "n/a"
+    value = float(p)  # type: ignore[arg-type]
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def sort_key(value: object) -> float | None:
+    """A number to sort a cell by (None for n/a)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None

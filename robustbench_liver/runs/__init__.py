@@ -1,0 +1,1 @@
+"""Runs: plan -> cases (cached) -> predictions -> metric rows, resumable, on any executor."""

@@ -1,0 +1,202 @@
+"""Run scenarios against models: plan, skip what is done, dispatch units, collect tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from robustbench_liver import __version__
+from robustbench_liver.errors import RobustBenchError
+from robustbench_liver.metrics import ToleranceBelowSpacingWarning
+from robustbench_liver.runs.executors import executor
+from robustbench_liver.runs.store import FORMAT, RunStore
+from robustbench_liver.runs.work import Unit, load_model, model_name
+from robustbench_liver.scenarios import Plan, Scenario, base_scans, make_plan
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    workers: int = 1
+    executor: str = "local"
+    dask_address: str | None = None
+    limit: int | None = None
+    """Cases per condition (the first N)."""
+    timeout_s: float | None = None
+    """Per prediction."""
+    threads: int = 1
+    """Torch threads per worker: fixed, so results do not depend on the worker count."""
+    batch: int = 1
+    """Cases per unit of work."""
+    data_root: str | None = None
+
+
+@dataclass
+class RunSummary:
+    total: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    cases: pd.DataFrame | None = None
+    lesions: pd.DataFrame | None = None
+
+
+def run(
+    scenarios: Sequence[Scenario],
+    models: Sequence[str],
+    out: str | Path,
+    options: RunOptions = RunOptions(),
+    progress: Callable[[int, dict[str, Any] | None], None] | None = None,
+) -> RunSummary:
+    """Run every case of every scenario through every model; resume where a run stopped.
+
+    `progress(total, summary)` is called once with summary None to announce the total,
+    then once per finished (model, case).
+    """
+    if not models:
+        raise RobustBenchError("name at least one model (--model NAME_OR_PATH)")
+    store = RunStore(out)
+    names = {spec: model_name(load_model(spec), spec) for spec in models}
+    plans = [
+        make_plan(s, base_scans(s, options.data_root)).limited(options.limit) for s in scenarios
+    ]
+    for plan in plans:
+        _warn_coarse_spacing(plan)
+    _update_manifest(store, plans, models, options)
+    summary = RunSummary()
+    units: list[Unit] = []
+    for plan in plans:
+        pending: list[tuple[Any, tuple[str, ...]]] = []
+        for case in plan.cases:
+            todo = tuple(
+                m for m in models if not store.is_done(plan.scenario.name, names[m], case.case_id)
+            )
+            summary.total += len(models)
+            summary.skipped += len(models) - len(todo)
+            if todo:
+                pending.append((case, todo))
+        for i in range(0, len(pending), max(1, options.batch)):
+            chunk = pending[i : i + options.batch]
+            for todo in sorted({t for _, t in chunk}):
+                cases = tuple(c for c, t in chunk if t == todo)
+                units.append(
+                    Unit(
+                        plan.scenario,
+                        cases,
+                        todo,
+                        str(store.root),
+                        options.timeout_s,
+                        options.threads,
+                    )
+                )
+    if progress:
+        progress(summary.total - summary.skipped, None)
+    for results in executor(options.executor, options.workers, options.dask_address)(units):
+        for result in results:
+            summary.done += 1
+            if result["status"] != "ok":
+                summary.failed.append(result)
+            if progress:
+                progress(summary.total - summary.skipped, result)
+    summary.cases, summary.lesions = store.collect()
+    asked = {(p.scenario.name, names[m], c.case_id) for p in plans for c in p.cases for m in models}
+    summary.failed = [
+        f for f in _failures(summary.cases) if (f["scenario"], f["model"], f["case_id"]) in asked
+    ]
+    return summary
+
+
+def _warn_coarse_spacing(plan: Plan) -> None:
+    """Once per scenario, not once per case: NSD's tolerance is finer than the voxels."""
+    tolerance = plan.scenario.spec.metrics.nsd_tolerance_mm
+    for ref in plan.scans:
+        spacing = dict(ref.args).get("spacing")
+        if spacing is not None and max(spacing) > tolerance:
+            warnings.warn(
+                f"{plan.scenario.name}: base scan {ref.id} has {max(spacing):g} mm voxels, "
+                f"coarser than the NSD tolerance of {tolerance:g} mm; NSD then only counts "
+                "exact boundary matches",
+                ToleranceBelowSpacingWarning,
+                stacklevel=3,
+            )
+            return
+
+
+def _failures(cases: pd.DataFrame) -> list[dict[str, Any]]:
+    if cases.empty:
+        return []
+    bad = cases[cases["status"] != "ok"]
+    return bad[["scenario", "model", "case_id", "status", "error"]].to_dict("records")
+
+
+def _update_manifest(
+    store: RunStore, plans: list[Plan], models: Sequence[str], options: RunOptions
+) -> None:
+    """Record what is run; refuse to mix two versions of a scenario in one run folder."""
+    manifest = store.read_manifest() or {
+        "format": FORMAT,
+        "created": _now(),
+        "scenarios": {},
+        "models": {},
+    }
+    for plan in plans:
+        s = plan.scenario
+        known = manifest["scenarios"].get(s.name)
+        if known is not None and known["hash"] != s.hash:
+            raise RobustBenchError(
+                f"{store.root} already holds scenario {s.name!r} with hash {known['hash'][:12]}; "
+                f"this file has {s.hash[:12]}. Use another --out, or bump its version."
+            )
+        manifest["scenarios"][s.name] = {
+            "hash": s.hash,
+            "version": s.spec.version,
+            "seed": s.spec.seed,
+            "reference": s.reference,
+            "conditions": [c.id for c in s.conditions],
+            "base_scans": [r.describe() for r in plan.scans],
+            "n_cases": len(plan.cases),
+            "limit": options.limit,
+            "spec": s.spec.model_dump(mode="json"),
+            "sources": s.sources,
+        }
+    for spec in models:
+        model = load_model(spec)
+        card = getattr(model, "card", None)
+        to_dict = getattr(card, "to_dict", None)
+        card_dict = to_dict() if callable(to_dict) else {"name": model_name(model, spec)}
+        manifest["models"][model_name(model, spec)] = {"spec": spec, "card": card_dict}
+    manifest.update(
+        {
+            "package_version": __version__,
+            "updated": _now(),
+            "platform": _platform(),
+            "options": {"threads_per_worker": options.threads, "timeout_s": options.timeout_s},
+        }
+    )
+    store.write_manifest(manifest)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _platform() -> dict[str, str]:
+    info = {
+        "python": platform.python_version(),
+        "system": platform.platform(),
+        "numpy": np.__version__,
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return info

@@ -1,0 +1,168 @@
+"""The scenario schema: what a YAML scenario may say, field by field (pydantic, strict)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _slug(value: str, what: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(
+            f"{what} {value!r} may hold letters, digits, '_', '.', '-' (it names files)"
+        )
+    return value
+
+
+class PhantomSource(Strict):
+    source: Literal["phantom"]
+    count: Annotated[int, Field(ge=1, le=200)] = 1
+    """How many phantom patients (seeds first_seed, first_seed + 1, ...)."""
+    first_seed: Annotated[int, Field(ge=0)] = 0
+    shape: tuple[int, int, int] | None = None
+    """Grid (voxels); default 256 x 224 x 96."""
+    spacing: tuple[float, float, float] | None = None
+    """Voxel size (mm); default 1.5 x 1.5 x 2.5."""
+    noise_std: float | None = None
+    liver_volume_ml: float | None = None
+
+
+class FolderSource(Strict):
+    """NIfTI files or DICOM series folders under the data root (`--data-root`)."""
+
+    source: Literal["folder"]
+    images: str
+    """Glob under the data root: '*/ct.nii.gz', or folders of DICOM slices: '*/dicom'."""
+    labels: str | None = None
+    """Label map per image; '{dir}' is the image's folder, '{stem}' its name without
+    extension, '{name}' its file name. Example: '{dir}/labels.nii.gz'."""
+    liver: str | None = None
+    """A binary liver mask per image instead of `labels` (same placeholders)."""
+    liver_label: int = 1
+    """Liver value in `labels`: LiTS/MSD 1, BTCV 6, TotalSegmentator 5."""
+    vessel_labels: tuple[int, ...] = ()
+    """Vessel values in `labels` (TotalSegmentator: 63, 64)."""
+    limit: Annotated[int, Field(ge=1)] | None = None
+    """Use only the first N matches (sorted by path)."""
+
+    @model_validator(mode="after")
+    def _mask_given(self) -> FolderSource:
+        if self.labels is None and self.liver is None:
+            raise ValueError("give `labels` (a label map) or `liver` (a binary mask)")
+        return self
+
+
+class MsdSource(Strict):
+    """A Medical Segmentation Decathlon / nnU-Net raw folder: imagesTr + labelsTr."""
+
+    source: Literal["msd"]
+    task: str
+    """Folder under the data root, e.g. 'Task03_Liver'."""
+    split: Literal["Tr", "Ts"] = "Tr"
+    liver_label: int = 1
+    limit: Annotated[int, Field(ge=1)] | None = None
+
+
+BaseScans = Annotated[PhantomSource | FolderSource | MsdSource, Field(discriminator="source")]
+
+
+class Axis(Strict):
+    """One sweep axis: named levels, each setting one or more parameters."""
+
+    name: str
+    param: str | None = None
+    """Shorthand: every level sets this one parameter (e.g. 'tumors.delta_hu')."""
+    levels: dict[str, Any]
+    """Level name -> value of `param`, or -> mapping of parameter paths to values."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _slug(v, "axis name")
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not v:
+            raise ValueError("an axis needs at least one level")
+        for name in v:
+            _slug(str(name), "level name")
+        return v
+
+
+class Sweep(Strict):
+    combine: Literal["grid", "zip"] = "grid"
+    """grid: every combination of the axes' levels; zip: the i-th levels together."""
+    axes: list[Axis] = []
+
+
+class MetricOptions(Strict):
+    nsd_tolerance_mm: Annotated[float, Field(gt=0, le=50)] = 2.0
+    min_volume_mm3: Annotated[float, Field(ge=0)] = 10.0
+    """A case is called positive when the predicted tumor volume reaches this."""
+    lesion_match: Literal["overlap", "iou"] = "overlap"
+    """overlap: a lesion is found when any predicted tumor voxel touches it; iou: when the
+    touching prediction reaches `iou_threshold`."""
+    iou_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
+    radius_bins_mm: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0)
+    """Left edges of the lesion-size bins by equivalent radius; the last is open-ended."""
+
+    @field_validator("radius_bins_mm")
+    @classmethod
+    def _bins(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v or v[0] != 0 or any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError("radius bins must start at 0 and increase")
+        return v
+
+
+class StatisticsOptions(Strict):
+    resamples: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
+    ci_level: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    correction: Literal["holm", "bh", "none"] = "holm"
+    """Multiplicity correction across the comparisons of one report."""
+
+
+class ScenarioSpec(Strict):
+    """A scenario: which base scans, which tumors, which sweep, and how to score."""
+
+    name: str
+    description: str = ""
+    version: Annotated[int, Field(ge=1)] = 1
+    """Bump when the scenario changes meaning; leaderboards keep versions apart."""
+    seed: Annotated[int, Field(ge=0)] = 0
+    base_scans: list[BaseScans]
+    cases_per_condition: Annotated[int, Field(ge=1, le=100_000)] = 8
+    """Cases per condition, controls included, spread evenly over the base scans."""
+    controls: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Share of each condition's cases that are tumor-free (for specificity)."""
+    tumors: dict[str, Any] = {}
+    """The in-distribution tumor model: `level` (tiny, small, medium, large, mix) plus any
+    TumorConfig field; every condition starts from it."""
+    image: dict[str, Any] = {}
+    """Image-level shift applied to every condition (ImageShift fields); none by default."""
+    sweep: Sweep = Sweep()
+    reference: dict[str, str] | None = None
+    """The reference condition as axis -> level; default: each axis's first level."""
+    metrics: MetricOptions = MetricOptions()
+    statistics: StatisticsOptions = StatisticsOptions()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _slug(v, "scenario name")
+
+    @field_validator("base_scans")
+    @classmethod
+    def _some_scans(cls, v: list[Any]) -> list[Any]:
+        if not v:
+            raise ValueError("list at least one source of base scans")
+        return v

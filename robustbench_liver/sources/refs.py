@@ -1,0 +1,126 @@
+"""Lazy handles on base scans: cheap to list, pickle and hash; `load()` does the I/O."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from robustbench_liver.errors import DataError
+from robustbench_liver.types import Scan
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_GENERIC = {"ct", "image", "img", "imaging", "volume", "scan", "dicom"}
+
+
+@dataclass(frozen=True)
+class ScanRef:
+    """A base scan to be loaded: the built-in phantom for a seed, or files on disk."""
+
+    id: str
+    kind: str
+    """'phantom' or 'file'."""
+    args: tuple[tuple[str, Any], ...]
+    """Keyword arguments of the loader, as sorted pairs (hashable)."""
+
+    def load(self) -> Scan:
+        """The Scan (memoised per process: a worker loads each base scan once)."""
+        return _load(self)
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, **{k: _plain(v) for k, v in self.args}}
+
+
+@functools.lru_cache(maxsize=8)
+def _load(ref: ScanRef) -> Scan:
+    kwargs = dict(ref.args)
+    if ref.kind == "phantom":
+        from robustbench_liver.sources.phantom import make_phantom
+
+        return make_phantom(**kwargs)
+    from robustbench_liver.io import load_scan
+
+    return load_scan(id=ref.id, **kwargs)
+
+
+def phantom_refs(count: int, first_seed: int = 0, **options: Any) -> list[ScanRef]:
+    opts = tuple(
+        sorted(
+            (k, tuple(v) if isinstance(v, list) else v) for k, v in options.items() if v is not None
+        )
+    )
+    return [
+        ScanRef(id=f"phantom-{seed}", kind="phantom", args=(("seed", seed), *opts))
+        for seed in range(first_seed, first_seed + count)
+    ]
+
+
+def within(root: Path, relative: str, what: str) -> Path:
+    """`root / relative`, refusing absolute paths and anything that leaves `root`."""
+    if not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
+        raise DataError(f"{what} {relative!r} must be a relative path inside the data root", root)
+    path = root / relative
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise DataError(f"{what} {relative!r} leads outside the data root", root)
+    return path
+
+
+def file_refs(
+    root: Path,
+    images: str,
+    labels: str | None = None,
+    liver: str | None = None,
+    liver_label: int = 1,
+    vessel_labels: tuple[int, ...] = (),
+    limit: int | None = None,
+) -> list[ScanRef]:
+    """Scans matching the glob `images` under `root`, each with its label map or liver mask
+    from a template ('{dir}' the image's folder, '{stem}' its name without extension,
+    '{name}' its file name; all relative to `root`)."""
+    if not root.is_dir():
+        raise DataError("data root is not a folder", root, "pass --data-root DIR")
+    root = root.resolve()  # workers may run in another folder
+    if Path(images).is_absolute() or ".." in Path(images).parts:
+        raise DataError(f"image pattern {images!r} must be relative, inside the data root", root)
+    matches = sorted(p for p in root.glob(images) if p.resolve().is_relative_to(root.resolve()))
+    if not matches:
+        raise DataError(f"no image matches {images!r}", root, "check the pattern and the data root")
+    refs = []
+    for image in matches[:limit]:
+        fields = _placeholders(root, image)
+        args: dict[str, Any] = {"image_path": str(image), "liver_label": liver_label}
+        if labels is not None:
+            args["labels"] = str(within(root, labels.format(**fields), "labels"))
+        if liver is not None:
+            args["liver"] = str(within(root, liver.format(**fields), "liver"))
+        if vessel_labels:
+            args["vessel_labels"] = tuple(vessel_labels)
+        refs.append(
+            ScanRef(id=_scan_id(root, image), kind="file", args=tuple(sorted(args.items())))
+        )
+    ids = [r.id for r in refs]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise DataError(f"two scans would share the id {duplicates[0]!r}", root, "rename a folder")
+    return refs
+
+
+def _placeholders(root: Path, image: Path) -> dict[str, str]:
+    name = image.name
+    stem = name.removesuffix(".gz").removesuffix(".nii") if not image.is_dir() else name
+    parent = image.parent.relative_to(root)
+    return {"dir": str(parent) if str(parent) != "." else ".", "stem": stem, "name": name}
+
+
+def _scan_id(root: Path, image: Path) -> str:
+    """File stem, or the folder's name for generic stems (ct.nii.gz, dicom/)."""
+    stem = image.name.removesuffix(".gz").removesuffix(".nii")
+    if stem.lower() in _GENERIC and image.parent != root:
+        stem = str(image.parent.relative_to(root))
+    return _UNSAFE.sub("-", stem).strip("-") or "scan"
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,45 @@
+"""Liver-tumor synthesis after Hu et al., "Label-Free Liver Tumor Segmentation" (CVPR 2023).
+
+All seven steps of the paper, each switchable: vessel mask, vessel-free location, texture,
+deformed-ellipsoid shape, blend, mass effect and capsule. `sample` draws a case's tumors as
+JSON-serialisable records; `apply` paints them, deterministically; `synthesize` does both.
+"""
+
+from __future__ import annotations
+
+from robustbench_liver.synthesis.config import (
+    LEVELS,
+    SizeClass,
+    TumorConfig,
+    TumorConfigError,
+    as_config,
+)
+from robustbench_liver.synthesis.generator import (
+    SynthesisWarning,
+    apply,
+    context,
+    sample,
+    synthesize,
+)
+from robustbench_liver.synthesis.location import REGION_NAMES, REGIONS
+from robustbench_liver.synthesis.paint import tumor_box
+
+GENERATOR_VERSION = "1"
+"""Bump when the same records or seeds would give other bytes: it invalidates case caches."""
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "LEVELS",
+    "REGIONS",
+    "REGION_NAMES",
+    "SizeClass",
+    "SynthesisWarning",
+    "TumorConfig",
+    "TumorConfigError",
+    "apply",
+    "as_config",
+    "context",
+    "sample",
+    "synthesize",
+    "tumor_box",
+]

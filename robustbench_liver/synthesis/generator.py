@@ -1,0 +1,296 @@
+"""sample -> apply: TorchIO-style random/deterministic twins for tumor synthesis.
+
+`sample` draws every parameter with the Generator it is given (never global state) and
+places the tumors; `apply` is a pure function of the scan and the records, so any case can
+be replayed from its records, byte for byte, also after a JSON round trip. Each tumor's
+noise and elastic field come from the seed stored in its record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from robustbench_liver.errors import SynthesisError
+from robustbench_liver.synthesis import location, measure, paint
+from robustbench_liver.synthesis.config import SizeClass, TumorConfig, as_config
+from robustbench_liver.synthesis.context import ScanContext, get_context
+from robustbench_liver.synthesis.shape import ELASTIC_CLIP
+from robustbench_liver.types import Case, Scan, TumorRecord
+
+_MAX_TUMORS = 250  # labels hold tumor i as 2 + i while painting (uint8)
+_SEED_LIMIT = 2**53  # exact in JSON (a double)
+
+RngLike = np.random.Generator | np.random.SeedSequence | int
+
+
+class SynthesisWarning(UserWarning):
+    """A tumor overlaps others, or was left out (TumorConfig.if_no_place)."""
+
+
+def _rng(rng: RngLike) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+def context(scan: Scan, config: str | TumorConfig = "medium") -> ScanContext:
+    """The per-scan precomputation `sample` uses (built once, then cached)."""
+    cfg = as_config(config)
+    return get_context(scan, cfg.vessel_source, cfg.vessel_sigma_mm, cfg.vessel_margin_hu)
+
+
+def sample(scan: Scan, config: str | TumorConfig, rng: RngLike) -> list[TumorRecord]:
+    """Draw the tumors of one case: every parameter, and a place for each.
+
+    All parameters are drawn first, in a fixed order and whatever the switches say, and
+    placement uses its own child generator: switching a step off changes that step's
+    parameters only (switching vessel avoidance changes only the places).
+    """
+    cfg = as_config(config)
+    gen = _rng(rng)
+    ctx = context(scan, cfg)
+    drafts: list[dict[str, Any]] = []
+    counts = [int(gen.integers(s.count[0], s.count[1] + 1)) for s in cfg.sizes]
+    for size, count in zip(cfg.sizes, counts, strict=True):
+        for _ in range(count):
+            drafts.append(_draw(cfg, size, ctx, gen))
+    placer = np.random.default_rng(gen.integers(0, 2**63))
+    if len(drafts) > _MAX_TUMORS:
+        raise SynthesisError(
+            f"scan {scan.id!r}: {len(drafts)} tumors asked for, at most {_MAX_TUMORS} per case"
+        )
+    # Biggest first: they are the hardest to place. Stable, so ties keep their draw order.
+    drafts.sort(key=lambda d: -float(np.prod(d["semi_axes_mm"])))
+    cons = location.Constraints(
+        regions=cfg.regions,
+        vessel_gap_mm=cfg.vessel_gap_mm,
+        depth_mm=cfg.depth_mm,
+        min_inside=cfg.min_inside,
+        allow_overlap=cfg.allow_overlap,
+        overlap_gap_mm=cfg.overlap_gap_mm,
+        max_proposals=cfg.max_proposals,
+    )
+    records: list[TumorRecord] = []
+    placed: list[tuple[np.ndarray, float]] = []
+    for number, draft in enumerate(drafts):
+        a = np.asarray(draft["semi_axes_mm"])
+        rot = paint.geometry(_stub(draft))[1]
+        bound = float(a.max()) * (1.0 + draft["lobulation"])
+        req = location.Request(
+            name=f"tumor {number} ({draft['size_class']})",
+            semi_axes=a,
+            rotation=rot,
+            cube_half_mm=draft["cube_half_mm"],
+            bound_mm=bound,
+        )
+        # "overlap" only prefers a separate place: after the random proposals fail, it lets
+        # the tumor overlap rather than search the whole liver for a rare separate spot.
+        prefer = cfg.if_no_place == "overlap" and not cons.allow_overlap
+        try:
+            center = location.place(ctx, req, cons, placed, placer, exhaustive=not prefer)
+        except SynthesisError as err:
+            center = None
+            if prefer:
+                loose = dataclasses.replace(cons, allow_overlap=True)
+                center = location.place(ctx, req, loose, placed, placer)  # or the full error
+                if placed:
+                    warnings.warn(
+                        f"scan {scan.id!r}: {req.name} may overlap earlier tumors "
+                        f"({err}; placed without the no-overlap rule)",
+                        SynthesisWarning,
+                        stacklevel=2,
+                    )
+            elif cfg.if_no_place == "skip":
+                warnings.warn(f"skipped: {err}", SynthesisWarning, stacklevel=2)
+                continue
+            else:
+                raise
+        assert center is not None  # placed, or raised above
+        placed.append((center * ctx.spacing, bound))
+        world = scan.affine @ np.append(center.astype(np.float64), 1.0)
+        records.append(
+            TumorRecord(
+                index=len(records),
+                center_vox=(int(center[0]), int(center[1]), int(center[2])),
+                center_mm=(float(world[0]), float(world[1]), float(world[2])),
+                liver_region=str(ctx.region_of(center[None])[0]),
+                **{**draft, "parenchyma_hu": ctx.local_parenchyma(center, a)},
+            )
+        )
+    return records
+
+
+def _draw(
+    cfg: TumorConfig, size: SizeClass, ctx: ScanContext, gen: np.random.Generator
+) -> dict[str, Any]:
+    """Every parameter of one tumor, always drawn in this order (switches applied after)."""
+    u = gen.uniform
+    axes = tuple(float(u(*size.semi_axes_mm)) for _ in range(3))
+    quat = gen.normal(size=4)
+    elastic = float(u(*size.elastic_sigma_mm))
+    lobulation = float(u(*cfg.lobulation))
+    lobes = int(gen.integers(cfg.lobes[0], cfg.lobes[1] + 1))
+    edge = float(u(*cfg.edge_blur_mm))
+    delta = float(u(*cfg.delta_hu))
+    released_delta = float(u(*cfg.released_delta_hu))
+    sigma_factor = float(u(*cfg.texture_sigma_factor))
+    eta = float(u(*cfg.texture_scale_mm))
+    blur = float(u(*cfg.texture_blur_mm))
+    grain = float(u(*cfg.released_grain_mm))
+    released_blur = float(u(*cfg.released_blur_mm))
+    strength = float(u(*cfg.mass_effect_strength))
+    capsule = float(u(*cfg.capsule_hu))
+    seed = int(gen.integers(0, _SEED_LIMIT))
+
+    released = cfg.intensity_model == "released"
+    radius = math.prod(axes) ** (1.0 / 3.0)
+    return {
+        "size_class": size.name,
+        "seed": seed,
+        "semi_axes_mm": axes,
+        "rotation_deg": _euler_zyx(quat) if cfg.rotate else (0.0, 0.0, 0.0),
+        "cube_half_mm": min(cfg.vessel_clearance * radius, cfg.max_cube_mm or math.inf)
+        if cfg.vessels
+        else 0.0,
+        "elastic_sigma_mm": elastic if cfg.elastic else 0.0,
+        "elastic_points": cfg.elastic_points,
+        "lobulation": lobulation,
+        "lobes": lobes,
+        "edge_blur_mm": edge if cfg.edge_blur else 0.0,
+        "intensity_model": cfg.intensity_model,
+        "delta_hu": -released_delta if released else delta,
+        "parenchyma_hu": ctx.parenchyma_hu,
+        "texture_sigma_hu": (1.0 if released else sigma_factor * ctx.parenchyma_sd)
+        if cfg.texture
+        else 0.0,
+        "texture_scale_mm": grain if released else eta,
+        "texture_blur_mm": released_blur if released else blur,
+        "keep_scan_noise": cfg.keep_scan_noise and not released,
+        "mass_effect": strength if cfg.mass_effect else 0.0,
+        "mass_effect_extent": cfg.mass_effect_extent,
+        "capsule_hu": capsule if cfg.capsule else 0.0,
+        "capsule_band": cfg.capsule_band,
+        "vessel_source": ctx.vessel_source,
+        "vessel_sigma_mm": ctx.vessel_sigma_mm,
+        "vessel_margin_hu": cfg.vessel_margin_hu,
+        "vessel_threshold_hu": ctx.vessel_threshold_hu,
+    }
+
+
+def _stub(draft: dict[str, Any]) -> TumorRecord:
+    """A placeholder record for geometry helpers before the centre is known."""
+    return TumorRecord(
+        index=0, center_vox=(0, 0, 0), center_mm=(0.0, 0.0, 0.0), liver_region="", **draft
+    )
+
+
+def _euler_zyx(quat: np.ndarray) -> tuple[float, float, float]:
+    """Uniform random rotation (normalised Gaussian quaternion) as z-y-x Euler angles."""
+    w, x, y, z = quat / np.linalg.norm(quat)
+    r = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+    ay = math.asin(max(-1.0, min(1.0, -r[2, 0])))
+    az = math.atan2(r[1, 0], r[0, 0])
+    ax = math.atan2(r[2, 1], r[2, 2])
+    return (math.degrees(az), math.degrees(ay), math.degrees(ax))
+
+
+def apply(
+    scan: Scan,
+    records: list[TumorRecord] | tuple[TumorRecord, ...],
+    *,
+    case_id: str = "",
+    condition: str = "",
+    replicate: int = 0,
+    is_control: bool = False,
+) -> Case:
+    """Paint the tumors of `records` into a copy of `scan`; measure them; return the Case.
+
+    Deterministic: the same scan and records give the same bytes. Measured fields of the
+    input records are ignored (and recomputed).
+    """
+    records = list(records)
+    _check_records(scan, records)
+    image = np.array(scan.image, dtype=np.float32, copy=True)
+    label = scan.liver.view(np.uint8).copy()
+    spacing = np.asarray(scan.spacing, dtype=np.float64)
+    boxes = [paint.tumor_box(r, scan.shape, spacing) for r in records]
+    for record in records:
+        paint.paint(image, label, record, spacing)
+    measured: list[TumorRecord] = []
+    if records:
+        first = records[0]
+        ctx = get_context(scan, first.vessel_source, first.vessel_sigma_mm, first.vessel_margin_hu)
+        for i, record in enumerate(records):
+            measured.append(measure.measure(record, image, label, measure.reach(i, boxes), ctx))
+    for box in boxes:  # tumors were 2 + i while painting; the case's label says 2
+        sub = label[box]
+        sub[sub > 2] = 2
+    return Case(
+        image=image,
+        label=label,
+        tumors=tuple(measured),
+        scan_id=scan.id,
+        case_id=case_id,
+        condition=condition,
+        replicate=replicate,
+        is_control=is_control,
+        spacing=scan.spacing,
+        affine=np.asarray(scan.affine),
+    )
+
+
+def synthesize(
+    scan: Scan,
+    config: str | TumorConfig,
+    rng: RngLike,
+    *,
+    case_id: str = "",
+    condition: str = "",
+    replicate: int = 0,
+) -> Case:
+    """`apply(scan, sample(scan, config, rng))`: one synthetic case."""
+    return apply(
+        scan, sample(scan, config, rng), case_id=case_id, condition=condition, replicate=replicate
+    )
+
+
+def _check_records(scan: Scan, records: list[TumorRecord]) -> None:
+    if len(records) > _MAX_TUMORS:
+        raise SynthesisError(
+            f"scan {scan.id!r}: {len(records)} tumors, at most {_MAX_TUMORS} per case"
+        )
+    for i, r in enumerate(records):
+        if r.index != i:
+            raise SynthesisError(
+                f"scan {scan.id!r}: tumor records must be in order with index "
+                f"0..{len(records) - 1}; "
+                f"record {i} has index {r.index}"
+            )
+        if not all(0 <= c < n for c, n in zip(r.center_vox, scan.shape, strict=True)):
+            raise SynthesisError(
+                f"scan {scan.id!r}: tumor {i} centre {r.center_vox} lies outside the volume "
+                f"{scan.shape}"
+            )
+        if r.intensity_model not in ("texture", "released"):
+            raise SynthesisError(
+                f"scan {scan.id!r}: tumor {i} has unknown intensity_model {r.intensity_model!r}"
+            )
+        if min(r.semi_axes_mm) <= 0 or not 0 <= r.mass_effect <= 100:
+            raise SynthesisError(
+                f"scan {scan.id!r}: tumor {i} has semi-axes {r.semi_axes_mm} / mass effect "
+                f"{r.mass_effect}: semi-axes must be > 0 and the strength within 0..100"
+            )
+
+
+__all__ = ["ELASTIC_CLIP", "SynthesisWarning", "apply", "context", "sample", "synthesize"]
