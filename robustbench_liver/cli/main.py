@@ -14,7 +14,6 @@ from robustbench_liver.errors import RobustBenchError
 # Listed by hand (no package scanning) so the set of verbs is explicit.
 COMMANDS: tuple[str, ...] = (
     "robustbench_liver.cli.phantom",
-    "robustbench_liver.cli.demo",
     "robustbench_liver.cli.validate",
     "robustbench_liver.cli.synth",
     "robustbench_liver.cli.run",
@@ -23,6 +22,8 @@ COMMANDS: tuple[str, ...] = (
     "robustbench_liver.cli.evaluate",
     "robustbench_liver.cli.report",
     "robustbench_liver.cli.leaderboard",
+    "robustbench_liver.cli.models",
+    "robustbench_liver.cli.train",
 )
 
 

@@ -113,47 +113,97 @@ def run_unit(unit: Unit) -> list[dict[str, Any]]:
     scenario = unit.scenario
     options = _metric_options(scenario)
     done: list[dict[str, Any]] = []
+    built: list[tuple[CaseSpec, Case]] = []
     for spec in unit.cases:
         try:
-            case, _ = cached_case(scenario, spec, cache)
-        except RobustBenchError as err:  # e.g. no place left for a tumor: every model fails
+            built.append((spec, cached_case(scenario, spec, cache)[0]))
+        except RobustBenchError as err:  # e.g. an impossible placement: every model fails
             for model_spec in unit.models:
-                row = failed_case_row(
-                    spec.case_id, "synthesis_error", str(err), _identity(unit, spec, model_spec)
-                )
+                extra = _identity(unit, spec, model_spec)
+                row = failed_case_row(spec.case_id, "synthesis_error", str(err), extra)
                 store.write_part(scenario.name, row["model"], spec.case_id, row, [])
                 done.append(_summary(row))
-            continue
-        for model_spec in unit.models:
-            row, lesions = _predict_and_score(unit, spec, case, model_spec, options)
+    for model_spec in unit.models:
+        for spec, row, lesions in _run_model(unit, model_spec, built, options):
             store.write_part(scenario.name, row["model"], spec.case_id, row, lesions)
             done.append(_summary(row))
     return done
 
 
-def _predict_and_score(
-    unit: Unit, spec: CaseSpec, case: Case, model_spec: str, options: MetricOptions
+def _run_model(
+    unit: Unit, model_spec: str, built: list[tuple[CaseSpec, Case]], options: MetricOptions
 ):
-    extra = _identity(unit, spec, model_spec)
+    """Predict every built case with one model (one batch call when the model has one: an
+    external tool then starts once per unit) and score each case on its own."""
     start = time.perf_counter()
     try:
         model = load_model(model_spec)
-        extra["model"] = model_name(model, model_spec)
-        extra["model_version"] = str(getattr(getattr(model, "card", None), "version", ""))
-        liver = case.label >= 1 if _needs_liver(model) else None
-        with deadline(unit.timeout_s):
-            prediction = model.predict(np.array(case.image), case.spacing, liver=liver)
-    except PredictionTimeout as err:
-        return _failed(spec, extra, "timeout", str(err), start), []
-    except Exception as err:  # a third-party model may raise anything: record it, go on
-        return _failed(spec, extra, "model_error", _describe(err), start), []
-    seconds = time.perf_counter() - start
+    except Exception as err:  # a model that cannot load fails its cases, not the run
+        for spec, _case in built:
+            extra = _identity(unit, spec, model_spec)
+            yield spec, _failed(spec, extra, "model_error", _describe(err), start), []
+        return
+    name = model_name(model, model_spec)
+    version = str(getattr(getattr(model, "card", None), "version", ""))
+    needs_liver = _needs_liver(model)
+    predictions = _predict(unit, model, built, needs_liver)
+    seconds = (time.perf_counter() - start) / max(1, len(built))
+    for spec, case in built:
+        extra = {**_identity(unit, spec, model_spec), "model": name, "model_version": version}
+        outcome = predictions[spec.case_id]
+        if isinstance(outcome, BaseException):
+            status = "timeout" if isinstance(outcome, PredictionTimeout) else "model_error"
+            text = str(outcome) if status == "timeout" else _describe(outcome)
+            yield spec, {**_failed(spec, extra, status, text, start), "seconds": seconds}, []
+            continue
+        yield (spec, *_score(spec, case, outcome, extra, options, seconds, start))
+
+
+def _predict(unit: Unit, model: Any, built: list[tuple[CaseSpec, Case]], needs_liver: bool) -> dict:
+    """case id -> prediction or the exception it raised."""
+
+    def liver_of(case: Case) -> np.ndarray | None:
+        return case.label >= 1 if needs_liver else None
+
+    batch = getattr(model, "predict_batch", None)
+    if len(built) > 1 and callable(batch):
+        from robustbench_liver.models.protocol import BatchItem
+
+        items = [
+            BatchItem(s.case_id, np.array(c.image), _spacing(s, c), liver_of(c)) for s, c in built
+        ]
+        try:
+            limit = None if unit.timeout_s is None else unit.timeout_s * len(items)
+            with deadline(limit):
+                return dict(batch(items))
+        except Exception as err:  # the whole call failed: every case of it did
+            return {s.case_id: err for s, _ in built}
+    results: dict[str, Any] = {}
+    for spec, case in built:
+        try:
+            with deadline(unit.timeout_s):
+                results[spec.case_id] = model.predict(
+                    np.array(case.image), _spacing(spec, case), liver=liver_of(case)
+                )
+        except Exception as err:  # a third-party model may raise anything: record it, go on
+            results[spec.case_id] = err
+    return results
+
+
+def _score(
+    spec: CaseSpec,
+    case: Case,
+    prediction: Any,
+    extra: dict,
+    options: MetricOptions,
+    seconds: float,
+    start: float,
+):
     try:
-        prediction = np.asarray(prediction)
         scores = score_case(
-            prediction,
+            np.asarray(prediction),
             case.label,
-            case.spacing or spec.scan.load().spacing,
+            _spacing(spec, case),
             case_id=spec.case_id,
             options=options,
             extra=extra,
@@ -166,6 +216,10 @@ def _predict_and_score(
     where = lesion_properties(case)
     lesions = [{**lesion, **where.get(int(lesion["lesion_id"]), {})} for lesion in scores.lesions]
     return row, lesions
+
+
+def _spacing(spec: CaseSpec, case: Case) -> tuple[float, float, float]:
+    return case.spacing or spec.scan.load().spacing
 
 
 def _identity(unit: Unit, spec: CaseSpec, model_spec: str) -> dict[str, Any]:

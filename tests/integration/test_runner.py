@@ -270,3 +270,19 @@ def test_compare_prints_paired_differences(scenario_file, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "oracle-ish - slow" in text and "c-hypo" in text and "p_adjusted" in text
     assert main(["compare", str(out), "--models", "oracle", "slow"]) == 1
+
+
+def test_batch_models_get_one_call_per_unit(scenario_file, tmp_path, monkeypatch):
+    """With --batch, a model that predicts in batches (an external tool) is called once per
+    unit of cases, and a case it fails on fails alone."""
+    monkeypatch.setenv("BATCH_MARKERS", str(tmp_path))
+    summary = run(
+        [load_scenario(scenario_file)], ["fake_models:Batcher"], tmp_path / "b", RunOptions(batch=4)
+    )
+    cases = summary.cases
+    assert len(cases) == 8
+    batches = sorted(p.name for p in tmp_path.glob("batch-*"))
+    assert len(batches) == 2  # 8 cases in units of 4
+    bad = cases[cases["status"] != "ok"]
+    assert list(bad["case_id"]) == ["c-hypo__phantom-0__c000"]
+    assert "refused" in bad["error"].iloc[0]

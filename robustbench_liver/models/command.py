@@ -1,0 +1,292 @@
+"""The command adapter: run an external tool on folders of NIfTI files, the way nnU-Net
+(`nnUNetv2_predict -i IN -o OUT ...`) and TotalSegmentator-style tools are run.
+
+Each case is written as IN/<case_id>_0000.nii.gz (int16 HU, diagonal RAS affine from the
+spacing; the liver mask as IN/<case_id>_0001.nii.gz when the card says needs_liver); the
+tool is run once per batch, as an argument list and never through a shell; it must write
+OUT/<case_id>.nii.gz of the same shape. A missing, unreadable, misshapen or non-finite
+output fails that case only. A non-zero exit fails the batch; with `isolate_failures` each
+case is then run alone so only the culprits fail. A timeout kills the tool's process group
+and fails the batch. Every failure carries the tail of the tool's stderr.
+
+Spec (YAML):
+
+    adapter: command
+    argv: ["nnUNetv2_predict", "-i", "{input_dir}", "-o", "{output_dir}", "-d", "3"]
+    timeout_s: 3600          # per call
+    batch_size: 16           # cases per call
+    remap: {1: 1, 2: 2}      # output value -> 0/1/2 (values not listed become 0)
+    env: {nnUNet_results: /models/nnunet}
+    card: {name: nnunet-lits, output: labels, ...}
+
+Placeholders in argv: {input_dir}, {output_dir}, {python} (this Python interpreter) and
+{spec_dir} (the spec file's folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robustbench_liver.errors import DataError, ModelError
+from robustbench_liver.io import read_volume, save_nifti
+from robustbench_liver.models.protocol import BatchItem, ModelCard, SegmentationModel, check_input
+from robustbench_liver.models.spec import Args, card_of
+
+PLACEHOLDERS = ("{input_dir}", "{output_dir}", "{python}", "{spec_dir}")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+TAIL_LINES = 15
+TAIL_CHARS = 2000
+
+
+class CommandModel(SegmentationModel):
+    """An external program as a model; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        card: ModelCard,
+        argv: Sequence[str],
+        timeout_s: float = 3600.0,
+        batch_size: int = 16,
+        remap: Mapping[int, int] | None = None,
+        env: Mapping[str, str] | None = None,
+        isolate_failures: bool = True,
+        spec_dir: Path | None = None,
+    ):
+        where = f"model {card.name!r}"
+        if not argv or not all(isinstance(a, str) for a in argv):
+            raise ModelError(f"{where}: argv must be a non-empty list of strings")
+        joined = " ".join(argv)
+        if "{input_dir}" not in joined or "{output_dir}" not in joined:
+            raise ModelError(
+                f"{where}: argv must contain {{input_dir}} and {{output_dir}}, got {list(argv)}"
+            )
+        if not timeout_s > 0 or batch_size < 1:
+            raise ModelError(f"{where}: timeout_s must be > 0 and batch_size >= 1")
+        if remap is not None and any(v not in (0, 1, 2) for v in remap.values()):
+            raise ModelError(f"{where}: remap must map output values to 0, 1 or 2, got {remap}")
+        self.card = card
+        self.spec_dir = spec_dir or Path.cwd()
+        self.argv = list(argv)
+        self.program = _resolve_program(self._fill(argv[0], Path("."), Path(".")), where)
+        self.timeout_s = float(timeout_s)
+        self.batch_size = int(batch_size)
+        self.remap = None if remap is None else {int(k): int(v) for k, v in remap.items()}
+        self.env = {str(k): str(v) for k, v in (env or {}).items()}
+        self.isolate_failures = isolate_failures
+
+    def predict(
+        self,
+        image_hu: np.ndarray,
+        spacing: tuple[float, float, float],
+        liver: np.ndarray | None = None,
+    ) -> np.ndarray:
+        result = self.predict_batch([BatchItem("case", image_hu, spacing, liver)])["case"]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def predict_batch(self, items: Iterable[BatchItem]) -> dict[str, np.ndarray | Exception]:
+        results: dict[str, np.ndarray | Exception] = {}
+        ready: list[BatchItem] = []
+        for item in items:
+            if item.case_id in results or any(r.case_id == item.case_id for r in ready):
+                raise ModelError(
+                    f"model {self.card.name!r}: case id {item.case_id!r} appears twice"
+                )
+            try:
+                if not _SAFE_ID.match(item.case_id):
+                    raise ModelError(
+                        f"model {self.card.name!r}: case id {item.case_id!r} cannot be a file "
+                        "name; use letters, digits and - _ . +"
+                    )
+                image, spacing, liver = check_input(self.card, *item[1:])
+                ready.append(BatchItem(item.case_id, image, spacing, liver))
+            except ModelError as err:
+                results[item.case_id] = err
+        for start in range(0, len(ready), self.batch_size):
+            results.update(self._run_batch(ready[start : start + self.batch_size]))
+        return results
+
+    def _run_batch(self, batch: list[BatchItem]) -> dict[str, np.ndarray | Exception]:
+        with tempfile.TemporaryDirectory(prefix="robustbench-liver-cmd-") as tmp:
+            in_dir, out_dir = Path(tmp) / "input", Path(tmp) / "output"
+            in_dir.mkdir()
+            out_dir.mkdir()
+            for item in batch:
+                affine = np.diag([*item.spacing, 1.0])
+                save_nifti(in_dir / f"{item.case_id}_0000.nii.gz", item.image_hu, affine)
+                if self.card.needs_liver and item.liver is not None:
+                    mask = item.liver.astype(np.uint8)
+                    save_nifti(in_dir / f"{item.case_id}_0001.nii.gz", mask, affine, kind="label")
+            status, tail = self._call(in_dir, out_dir)
+            if status == "timeout":
+                message = f"no answer within {self.timeout_s:g} s (killed)"
+                return {item.case_id: self._error(item.case_id, message, tail) for item in batch}
+            if status != 0:
+                if self.isolate_failures and len(batch) > 1:
+                    return {k: v for item in batch for k, v in self._run_batch([item]).items()}
+                message = f"the command exited with status {status}"
+                return {item.case_id: self._error(item.case_id, message, tail) for item in batch}
+            return {item.case_id: self._read(item, out_dir, tail) for item in batch}
+
+    def _call(self, in_dir: Path, out_dir: Path) -> tuple[int | str, str]:
+        """Run the tool once: (exit status or "timeout", tail of its stderr)."""
+        argv = [self.program] + [self._fill(a, in_dir, out_dir) for a in self.argv[1:]]
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **self.env},
+            start_new_session=True,  # its own process group: a timeout ends all of it
+        )
+        try:
+            out, err = proc.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            return "timeout", _tail(err or out)
+        except BaseException:  # e.g. the runner's own deadline or Ctrl-C: leave no orphans
+            _kill_group(proc)
+            proc.wait()
+            raise
+        return proc.returncode, _tail(err or out)
+
+    def _read(self, item: BatchItem, out_dir: Path, tail: str) -> np.ndarray | Exception:
+        path = next(
+            (
+                p
+                for p in (out_dir / f"{item.case_id}.nii.gz", out_dir / f"{item.case_id}.nii")
+                if p.exists()
+            ),
+            None,
+        )
+        if path is None:
+            written = sorted(p.name for p in out_dir.iterdir())[:5]
+            return self._error(
+                item.case_id,
+                f"no output {item.case_id}.nii.gz (the output folder holds {written or 'nothing'})",
+                tail,
+            )
+        try:
+            array = np.asarray(read_volume(path).array)
+        except DataError as err:
+            return self._error(item.case_id, f"unreadable output: {err}", tail)
+        if array.shape != item.image_hu.shape:
+            return self._error(
+                item.case_id,
+                f"output shape {array.shape}, the input has {item.image_hu.shape}",
+                tail,
+            )
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            return self._error(item.case_id, "output has non-finite values (NaN or inf)", tail)
+        return self._convert(item.case_id, array, tail)
+
+    def _convert(self, case_id: str, array: np.ndarray, tail: str) -> np.ndarray | Exception:
+        if self.card.output == "probability":
+            if array.min(initial=0) < 0 or array.max(initial=0) > 1:
+                return self._error(case_id, "probability output outside [0, 1]", tail)
+            return array.astype(np.float32)
+        if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
+            return self._error(case_id, "label output holds non-integer values", tail)
+        labels = array.astype(np.int64)
+        if self.remap is not None:
+            lut_keys = np.asarray(sorted(self.remap), dtype=np.int64)
+            out = np.zeros(labels.shape, dtype=np.uint8)
+            for key in lut_keys:
+                out[labels == key] = self.remap[int(key)]
+            return out
+        values = np.unique(labels)
+        if values.min() < 0 or values.max() > 2:
+            return self._error(
+                case_id,
+                f"label values {values[:10].tolist()} outside 0/1/2; map them with `remap:`",
+                tail,
+            )
+        return labels.astype(np.uint8)
+
+    def _error(self, case_id: str, message: str, tail: str) -> ModelError:
+        shown = tail.strip() or "(empty)"
+        return ModelError(
+            f"model {self.card.name!r}, case {case_id!r}: {message}. Command: "
+            f"{' '.join(self.argv)}. Its stderr ends with:\n{shown}"
+        )
+
+    def _fill(self, arg: str, in_dir: Path, out_dir: Path) -> str:
+        values = {
+            "{input_dir}": str(in_dir),
+            "{output_dir}": str(out_dir),
+            "{python}": sys.executable,
+            "{spec_dir}": str(self.spec_dir),
+        }
+        for key, value in values.items():  # plain replacement: no format(), no attribute access
+            arg = arg.replace(key, value)
+        return arg
+
+
+def _resolve_program(program: str, where: str) -> str:
+    if os.sep in program or (os.altsep and os.altsep in program):
+        if not Path(program).is_file():
+            raise ModelError(f"{where}: program {program} not found")
+        return program
+    found = shutil.which(program)
+    if found is None:
+        raise ModelError(
+            f"{where}: command {program!r} not found on PATH; install it or give a path"
+        )
+    return found
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group we created for this call only
+    except ProcessLookupError:
+        pass
+
+
+def _tail(data: bytes) -> str:
+    text = data.decode("utf-8", errors="replace")
+    lines = text.rstrip().splitlines()[-TAIL_LINES:]
+    return "\n".join(lines)[-TAIL_CHARS:]
+
+
+def from_spec(data: Mapping[str, Any], path: Path) -> CommandModel:
+    """A CommandModel from a parsed spec file (see the module docstring)."""
+    args = Args({k: v for k, v in data.items() if k not in ("adapter", "card")}, path, "command")
+    argv = args.take("argv", list, what="the command as a list, with {input_dir} and {output_dir}")
+    timeout = args.take("timeout_s", (int, float), 3600.0)
+    batch_size = args.take("batch_size", int, 16)
+    remap = args.take("remap", dict, None)
+    env = args.take("env", dict, None)
+    isolate = args.take("isolate_failures", bool, True)
+    args.done()
+    card = card_of(data.get("card"), path, "command")
+    if remap is not None:
+        try:
+            remap = {int(k): int(v) for k, v in remap.items()}
+        except (TypeError, ValueError):
+            raise ModelError(f"{path}: remap must map integers to 0, 1 or 2, got {remap}") from None
+    return CommandModel(
+        card,
+        [str(a) for a in argv],
+        timeout_s=float(timeout),
+        batch_size=batch_size,
+        remap=remap,
+        env=env,
+        isolate_failures=isolate,
+        spec_dir=path.parent.resolve(),
+    )
+
+
+__all__ = ["PLACEHOLDERS", "CommandModel", "from_spec"]

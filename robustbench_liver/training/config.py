@@ -1,0 +1,282 @@
+"""TrainConfig: everything a training run depends on, read from YAML (safe_load only).
+
+Unknown keys, wrong types and impossible values are errors naming the file and the field.
+Two runs with equal configs (and data) give the same weights; the config's hash guards a
+resumed run against a changed file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from robustbench_liver.errors import DataError, ModelError, did_you_mean
+from robustbench_liver.synthesis import LEVELS, TumorConfig, TumorConfigError
+
+DEFAULT_NETWORK_ARGS: dict[str, Any] = {
+    "spatial_dims": 3,
+    "in_channels": 1,
+    "out_channels": 3,
+    "channels": [16, 32, 64, 128],
+    "strides": [2, 2, 2],
+    "num_res_units": 2,
+}
+
+
+_LATER_FIELDS: tuple[tuple[str, str, Any], ...] = (
+    ("data", "phantom_options", {}),
+    ("model", "min_tumor_mm3", 0.0),
+)
+"""Fields added after the first release, left out of the digest while at their default."""
+
+
+class ConfigError(ModelError):
+    """A training config that cannot be used; the message names file and field."""
+
+
+@dataclass(frozen=True)
+class RealScan:
+    """A real healthy-liver base scan, relative to the data root."""
+
+    image: str
+    """NIfTI file or DICOM folder, relative to --data-root."""
+    labels: str
+    """Label map relative to --data-root."""
+    liver_label: int = 1
+    vessel_labels: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The network and the card of the model the run produces."""
+
+    name: str = "unet-synth"
+    version: str = "1"
+    description: str = "MONAI 3D U-Net (background, liver, tumor) trained only on synthetic tumors"
+    network: str = "UNet"
+    network_args: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_NETWORK_ARGS))
+    spacing_mm: tuple[float, float, float] = (2.5, 2.5, 2.5)
+    hu_window: tuple[float, float] = (-21.0, 189.0)
+    normalize: str = "zscore"
+    roi_size: tuple[int, int, int] = (96, 96, 96)
+    """Sliding-window size written into the card (inference)."""
+    overlap: float = 0.5
+    """Sliding-window overlap written into the card (inference)."""
+    min_tumor_mm3: float = 0.0
+    """Post-processing written into the card (inference): smaller tumor components -> liver."""
+    license: str = "Apache-2.0"
+    citation: str = (
+        "Hu et al., Label-Free Liver Tumor Segmentation, CVPR 2023 (training recipe); "
+        "robustbench-liver (weights)"
+    )
+    export_name: str = "model"
+    """Stem of the exported files: <export_name>.pt and <export_name>.yaml."""
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """Base scans, the tumor mixture synthesized on the fly, patches and augmentation."""
+
+    phantom_seeds: tuple[int, int] = (100, 124)
+    """Phantom base scans: seeds first..last-1 (the shipped scenarios use 0-3)."""
+    phantom_options: dict[str, Any] = field(default_factory=dict)
+    """PhantomOptions for the phantoms (shape, spacing, ...); empty = the default phantom."""
+    real_scans: tuple[RealScan, ...] = ()
+    real_share: float = 0.0
+    """Share of cases drawn on a real base scan (when there are any)."""
+    levels: dict[str, float] = field(
+        default_factory=lambda: {"tiny": 1.0, "small": 2.0, "medium": 2.0, "large": 1.0, "mix": 1.0}
+    )
+    """Tumor levels and their relative weights."""
+    tumor_overrides: dict[str, Any] = field(default_factory=lambda: {"min_inside": 0.8})
+    """TumorConfig fields set on every level (every step stays on unless switched off here)."""
+    control_share: float = 0.1
+    """Share of tumor-free cases."""
+    patch_size: tuple[int, int, int] = (64, 64, 64)
+    patch_centres: dict[str, float] = field(
+        default_factory=lambda: {"tumor": 0.5, "liver": 0.3, "any": 0.2}
+    )
+    """Where patch centres are drawn: on a tumor voxel, a liver voxel, anywhere."""
+    hu_scale: tuple[float, float] = (0.95, 1.05)
+    """Augmentation: HU multiplied by U(low, high) before the window."""
+    hu_shift: tuple[float, float] = (-10.0, 10.0)
+    """Augmentation: HU shifted by U(low, high)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    iterations: int = 4000
+    batch_size: int = 2
+    """Patches per iteration (all from one freshly synthesized case)."""
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-5
+    warmup: int = 100
+    """Linear warm-up iterations, then cosine decay to zero."""
+    checkpoint_every: int = 100
+    threads: int | None = None
+    """torch threads; None leaves torch's setting alone."""
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the canonical config (what a resumed run must match); the thread
+        count is left out: it changes the speed, not the run."""
+        data = self.to_dict()
+        data.pop("threads")
+        for section, name, default in _LATER_FIELDS:  # old runs keep resuming
+            if data[section].get(name) == default:
+                data[section].pop(name)
+        text = json.dumps(data, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def tumor_config(self, level: str) -> TumorConfig:
+        return TumorConfig.level(level, **self.data.tumor_overrides)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read and validate a training config YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read training config {path}: {err.strerror or err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    return config_from_dict(data or {}, str(path))
+
+
+def config_from_dict(data: Any, where: str = "training config") -> TrainConfig:
+    """Build and validate a TrainConfig from plain data."""
+    top = _section(data, TrainConfig, where, "")
+    model = _section(top.pop("model", {}), ModelSection, where, "model.")
+    dat = _section(top.pop("data", {}), DataSection, where, "data.")
+    real = [
+        RealScan(**_section(r, RealScan, where, f"data.real_scans[{i}]."))
+        for i, r in enumerate(dat.pop("real_scans", []) or [])
+    ]
+    try:
+        cfg = TrainConfig(
+            **top,
+            model=ModelSection(**_tuples(model, ("spacing_mm", "hu_window", "roi_size"))),
+            data=DataSection(
+                real_scans=tuple(
+                    RealScan(r.image, r.labels, r.liver_label, tuple(r.vessel_labels)) for r in real
+                ),
+                **_tuples(dat, ("phantom_seeds", "patch_size", "hu_scale", "hu_shift")),
+            ),
+        )
+    except TypeError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    _validate(cfg, where)
+    return cfg
+
+
+def _section(data: Any, cls: type, where: str, prefix: str) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'the file'} must be a mapping")
+    known = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}: {prefix}" + did_you_mean(str(key), known, "field"))
+    return dict(data)
+
+
+def _tuples(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: tuple(v) if k in names and isinstance(v, list) else v for k, v in data.items()}
+
+
+def _validate(cfg: TrainConfig, where: str) -> None:
+    def fail(name: str, message: str) -> None:
+        raise ConfigError(f"{where}: {name}: {message}")
+
+    def number(name: str, value: Any, low: float, high: float) -> None:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or not low <= value <= high:
+            fail(name, f"must be a number in [{low:g}, {high:g}], got {value!r}")
+
+    for name in ("seed", "iterations", "batch_size", "warmup", "checkpoint_every"):
+        value = getattr(cfg, name)
+        low = 0 if name in ("seed", "warmup") else 1
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            fail(name, f"must be an integer >= {low}, got {value!r}")
+    number("learning_rate", cfg.learning_rate, 1e-7, 1.0)
+    number("weight_decay", cfg.weight_decay, 0.0, 1.0)
+    number("model.overlap", cfg.model.overlap, 0.0, 0.99)
+    number("model.min_tumor_mm3", cfg.model.min_tumor_mm3, 0.0, 1e7)
+    if cfg.threads is not None and (not isinstance(cfg.threads, int) or cfg.threads < 1):
+        fail("threads", f"must be a positive integer or null, got {cfg.threads!r}")
+    m, d = cfg.model, cfg.data
+    if len(m.spacing_mm) != 3 or any(not (0.3 <= float(s) <= 10) for s in m.spacing_mm):
+        fail("model.spacing_mm", f"must be 3 values in 0.3-10 mm, got {m.spacing_mm}")
+    if not isinstance(m.network_args, dict):
+        fail("model.network_args", "must be a mapping of the network's arguments")
+    first, last = d.phantom_seeds
+    if not (isinstance(first, int) and isinstance(last, int) and 0 <= first <= last):
+        fail("data.phantom_seeds", f"must be [first, last) integers, got {d.phantom_seeds}")
+    if last == first and not d.real_scans:
+        fail("data", "no base scans: give phantom_seeds [first, last) or real_scans")
+    number("data.real_share", d.real_share, 0.0, 1.0)
+    number("data.control_share", d.control_share, 0.0, 1.0)
+    if d.real_share > 0 and not d.real_scans:
+        fail("data.real_share", "is above 0 but there are no real_scans")
+    if d.real_share < 1 and last == first:
+        fail("data.real_share", "must be 1 when there are no phantom seeds")
+    if not d.levels or any(k not in LEVELS for k in d.levels):
+        bad = next((k for k in d.levels if k not in LEVELS), "")
+        fail("data.levels", did_you_mean(bad, LEVELS, "level") if bad else "give at least one")
+    for key, weights in (("levels", d.levels), ("patch_centres", d.patch_centres)):
+        for name, w in weights.items():
+            number(f"data.{key}.{name}", w, 0.0, 1e6)
+        if sum(weights.values()) <= 0:
+            fail(f"data.{key}", "weights must not all be zero")
+    for name in d.patch_centres:
+        if name not in ("tumor", "liver", "any"):
+            fail("data.patch_centres", did_you_mean(name, ("tumor", "liver", "any"), "centre"))
+    if len(d.patch_size) != 3 or any(not isinstance(p, int) or p < 8 for p in d.patch_size):
+        fail("data.patch_size", f"must be 3 integers >= 8, got {d.patch_size}")
+    for name in ("hu_scale", "hu_shift"):
+        lo, hi = getattr(d, name)
+        if not lo <= hi:
+            fail(f"data.{name}", f"low above high: {getattr(d, name)}")
+    try:
+        from robustbench_liver.sources.phantom import PhantomOptions
+
+        PhantomOptions(**_tuples(dict(d.phantom_options), ("shape", "spacing")))
+    except (TypeError, DataError) as err:
+        fail("data.phantom_options", str(err))
+    try:
+        for level in d.levels:
+            cfg.tumor_config(level)
+    except (TumorConfigError, TypeError) as err:
+        fail("data.tumor_overrides", str(err))
+
+
+__all__ = [
+    "ConfigError",
+    "DataSection",
+    "ModelSection",
+    "RealScan",
+    "TrainConfig",
+    "config_from_dict",
+    "load_config",
+]

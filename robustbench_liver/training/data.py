@@ -1,0 +1,192 @@
+"""Training data, synthesized on the fly: one fresh synthetic case per iteration, patches
+drawn from it. Each iteration's case and patches are a pure function of (seed, iteration),
+so a resumed run sees exactly the data an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from robustbench_liver.errors import DataError, SynthesisError
+from robustbench_liver.inference import InferenceSettings, prepare_image, prepare_labels
+from robustbench_liver.synthesis import generator, synthesize
+from robustbench_liver.training.config import ConfigError, TrainConfig
+from robustbench_liver.types import Scan
+
+_SYNTHESIS_WARNING: type[Warning] = getattr(generator, "SynthesisWarning", UserWarning)
+CASE_STREAM = 0xCA5E
+SMALLER = {"mix": "medium", "large": "medium", "medium": "small", "small": "tiny", "tiny": None}
+"""The level tried next when a scan has no room for the tumors asked for."""
+ATTEMPTS_PER_LEVEL = 2
+FALLBACK = {"tumor": ("tumor", "liver"), "liver": ("liver",), "any": ()}
+"""Where a patch centre is looked for, in order, before "anywhere"."""
+
+
+class BaseScans:
+    """The base scans of a run, loaded on first use and kept (phantoms take ~1.5 s each)."""
+
+    def __init__(self, config: TrainConfig, data_root: str | Path | None):
+        self.config = config
+        self.data_root = None if data_root is None else Path(data_root)
+        self._cache: dict[str, Scan] = {}
+        first, last = config.data.phantom_seeds
+        self.phantom_seeds = list(range(first, last))
+        self.real = list(config.data.real_scans)
+        if self.real and config.data.real_share > 0 and self.data_root is None:
+            raise ConfigError(
+                "the training config names real_scans: pass --data-root DIR (the folder "
+                "their paths are relative to), or set ROBUSTBENCH_LIVER_DATA"
+            )
+
+    def phantom(self, seed: int) -> Scan:
+        key = f"phantom-{seed}"
+        if key not in self._cache:
+            from robustbench_liver.sources.phantom import make_phantom
+
+            options = self.config.data.phantom_options
+            self._cache[key] = make_phantom(
+                seed, **{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+            )
+        return self._cache[key]
+
+    def real_scan(self, index: int) -> Scan:
+        spec = self.real[index]
+        key = f"real-{index}"
+        if key not in self._cache:
+            from robustbench_liver.io import load_scan
+
+            root = self.data_root or Path(".")  # __init__ refuses real scans without a root
+            self._cache[key] = load_scan(
+                root / spec.image,
+                labels=root / spec.labels,
+                liver_label=spec.liver_label,
+                vessel_labels=spec.vessel_labels,
+            )
+        return self._cache[key]
+
+    def describe(self) -> list[str]:
+        """Ids of the base scans a run may draw (for the model card)."""
+        names = []
+        if self.phantom_seeds:
+            first, last = self.phantom_seeds[0], self.phantom_seeds[-1]
+            names.append(f"phantom seeds {first}-{last} ({len(self.phantom_seeds)} scans)")
+        if self.config.data.real_share > 0:
+            names += [spec.image for spec in self.real]
+        return names
+
+
+@dataclass(frozen=True)
+class TrainingCase:
+    """One synthetic case on the model's grid: normalised image and 0/1/2 labels."""
+
+    image: torch.Tensor
+    label: torch.Tensor
+    info: dict[str, Any]
+
+
+def training_case(
+    config: TrainConfig, scans: BaseScans, settings: InferenceSettings, iteration: int
+) -> TrainingCase:
+    """The case of `iteration`: base scan, tumor level and every draw come from
+    SeedSequence([seed, CASE_STREAM, iteration])."""
+    d = config.data
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, CASE_STREAM, iteration]))
+    use_real = bool(scans.real) and float(rng.random()) < d.real_share
+    if use_real:
+        index = int(rng.integers(len(scans.real)))
+        scan = scans.real_scan(index)
+    else:
+        scan = scans.phantom(scans.phantom_seeds[int(rng.integers(len(scans.phantom_seeds)))])
+    control = float(rng.random()) < d.control_share
+    names = list(d.levels)
+    weights = np.asarray([d.levels[n] for n in names], dtype=np.float64)
+    level: str | None = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    tumor_seed = int(rng.integers(0, 2**63))
+    scale = float(rng.uniform(*d.hu_scale))
+    shift = float(rng.uniform(*d.hu_shift))
+    image, label, used = _synthesize(config, scan, None if control else level, tumor_seed)
+    image = image * np.float32(scale) + np.float32(shift)
+    x = prepare_image(image, scan.spacing, settings)
+    y = prepare_labels(label, scan.spacing, settings)
+    info = {"scan": scan.id, "level": used, "hu_scale": scale, "hu_shift": shift}
+    return TrainingCase(x, y, info)
+
+
+def _synthesize(
+    config: TrainConfig, scan: Scan, level: str | None, seed: int
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Tumors of `level` on `scan`, falling back to smaller levels when there is no room;
+    a tumor-free control when `level` is None or nothing fits."""
+    rng = np.random.default_rng(seed)
+    while level is not None:
+        for _ in range(ATTEMPTS_PER_LEVEL):
+            try:
+                with warnings.catch_warnings():  # e.g. overlapping tumors: fine for training
+                    warnings.simplefilter("ignore", _SYNTHESIS_WARNING)
+                    case = synthesize(scan, config.tumor_config(level), rng)
+            except SynthesisError:
+                continue
+            return np.asarray(case.image), np.asarray(case.label), level
+        level = SMALLER[level]
+    return np.asarray(scan.image), scan.liver.astype(np.uint8), "control"
+
+
+def sample_patches(
+    case: TrainingCase, config: TrainConfig, iteration: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`batch_size` patches (N, 1, *patch_size) of image and labels, centred on a tumor
+    voxel, a liver voxel or anywhere, as `patch_centres` weighs them."""
+    d = config.data
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, CASE_STREAM, iteration, 1]))
+    patch = np.asarray(d.patch_size)
+    x, y = _pad_to(case.image, case.label, patch)
+    kinds = list(d.patch_centres)
+    weights = np.asarray([d.patch_centres[k] for k in kinds], dtype=np.float64)
+    shape = np.asarray(x.shape)
+    pools: dict[str, np.ndarray] = {}
+    xs, ys = [], []
+    for _ in range(config.batch_size):
+        kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+        centre = np.asarray([rng.integers(n) for n in shape])  # "any", and the last resort
+        for k in FALLBACK[kind]:
+            if k not in pools:
+                pools[k] = torch.nonzero(y == 2 if k == "tumor" else y >= 1).numpy()
+            if len(pools[k]):
+                centre = pools[k][int(rng.integers(len(pools[k])))]
+                break
+        start = np.clip(centre - patch // 2, 0, shape - patch)
+        box = tuple(slice(int(s), int(s + p)) for s, p in zip(start, patch, strict=True))
+        xs.append(x[box])
+        ys.append(y[box])
+    return torch.stack(xs)[:, None], torch.stack(ys)[:, None]
+
+
+def _pad_to(
+    x: torch.Tensor, y: torch.Tensor, patch: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad (at the end) to at least the patch size: the image with its darkest value, as
+    the sliding window pads at inference, the labels with background."""
+    missing = [max(0, int(p) - n) for p, n in zip(patch, x.shape, strict=True)]
+    if not any(missing):
+        return x, y
+    pad = [v for m in reversed(missing) for v in (0, m)]
+    return F.pad(x, pad, value=float(x.min())), F.pad(y, pad, value=0)
+
+
+def check_scans(scans: BaseScans) -> None:
+    """Load the real scans up front, so a wrong path fails before hours of training."""
+    for index in range(len(scans.real)):
+        try:
+            scans.real_scan(index)
+        except DataError as err:
+            raise ConfigError(f"data.real_scans[{index}]: {err}") from None
+
+
+__all__ = ["BaseScans", "TrainingCase", "check_scans", "sample_patches", "training_case"]

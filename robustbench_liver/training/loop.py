@@ -1,0 +1,249 @@
+"""The training loop: checkpoints, resume after a kill, and the exported model.
+
+OUT/ holds train.yaml (the config), checkpoint.pt (every `checkpoint_every` iterations,
+written atomically), history.csv (loss per iteration) and, at the end, <export_name>.pt (the
+state dict) and <export_name>.yaml (a torch-adapter model spec with its sha256 and card).
+Rerunning the same command on the same OUT continues from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from robustbench_liver.inference import InferenceSettings
+from robustbench_liver.models.checksum import sha256_of
+from robustbench_liver.training.config import ConfigError, TrainConfig, config_from_dict
+from robustbench_liver.training.data import BaseScans, check_scans, sample_patches, training_case
+from robustbench_liver.training.network import make_network
+
+CHECKPOINT = "checkpoint.pt"
+CONFIG = "train.yaml"
+HISTORY = "history.csv"
+
+Progress = Callable[[int, int, float], None]
+"""progress(iterations done, total, last loss)."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path
+    iterations: int
+    resumed_from: int
+    seconds: float
+    """Wall time of all sessions of the run together."""
+    losses: list[float]
+    spec: Path
+    weights: Path
+    sha256: str
+
+
+def settings_of(config: TrainConfig) -> InferenceSettings:
+    m = config.model
+    return InferenceSettings(
+        hu_window=m.hu_window,
+        normalize=m.normalize,  # type: ignore[arg-type]
+        spacing_mm=m.spacing_mm,
+        roi_size=m.roi_size,
+        overlap=m.overlap,
+        min_tumor_mm3=m.min_tumor_mm3,
+    )
+
+
+def learning_rate(config: TrainConfig, iteration: int) -> float:
+    """Linear warm-up, then cosine decay to zero: a pure function of the iteration."""
+    if iteration < config.warmup:
+        return config.learning_rate * (iteration + 1) / config.warmup
+    span = max(1, config.iterations - config.warmup)
+    done = (iteration - config.warmup) / span
+    return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    data_root: str | Path | None = None,
+    progress: Progress | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train (or continue training) the configured network on synthetic tumors.
+
+    `stop_after` ends the session after that many iterations of this call (with a
+    checkpoint), as a kill would: for tests of resuming.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _claim(out, config)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    settings = settings_of(config)
+    scans = BaseScans(config, data_root)
+    check_scans(scans)
+    net = make_network(config)
+    optimizer = torch.optim.AdamW(
+        net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    state = _load_checkpoint(out, config)
+    start, losses, rows, seconds = 0, [], [], 0.0
+    if state is not None:
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, seconds = int(state["iteration"]), float(state["seconds"])
+        losses, rows = list(state["losses"]), list(state["history"])
+    from monai.losses import DiceCELoss
+
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
+    net.train()
+    session_start = time.monotonic()
+    end = config.iterations if stop_after is None else min(config.iterations, start + stop_after)
+    for it in range(start, end):
+        case = training_case(config, scans, settings, it)
+        x, y = sample_patches(case, config, it)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, it)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        optimizer.step()
+        value = float(loss.detach())
+        losses.append(value)
+        elapsed = seconds + time.monotonic() - session_start
+        lr = learning_rate(config, it)
+        info = case.info
+        rows.append(f"{it + 1},{value:.6f},{lr:.6g},{elapsed:.1f},{info['scan']},{info['level']}")
+        done = it + 1
+        if done % config.checkpoint_every == 0 or done == end:
+            _save_checkpoint(out, config, net, optimizer, done, losses, rows, elapsed)
+        if progress is not None:
+            progress(done, config.iterations, value)
+    seconds += time.monotonic() - session_start
+    if end < config.iterations:
+        return TrainResult(out, end, start, seconds, losses, Path(), Path(), "")
+    weights, spec, digest = export(config, net, out, scans.describe(), seconds)
+    return TrainResult(out, end, start, seconds, losses, spec, weights, digest)
+
+
+def export(
+    config: TrainConfig, net: torch.nn.Module, out: Path, base_scans: list[str], seconds: float
+) -> tuple[Path, Path, str]:
+    """Write the state dict and a torch-adapter spec (with sha256 and card) beside it."""
+    m, d = config.model, config.data
+    weights = out / f"{m.export_name}.pt"
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
+    _atomic_save(state, weights)
+    digest = sha256_of(weights)
+    levels = ", ".join(f"{k} {v:g}" for k, v in d.levels.items())
+    trained_on = (
+        "synthetic liver tumors only (robustbench_liver.synthesis, every step on, tumor "
+        f"levels weighted {levels}, {d.control_share:.0%} tumor-free cases, overrides "
+        f"{d.tumor_overrides}) on base scans: {'; '.join(base_scans)}; "
+        f"{config.iterations} iterations of {config.batch_size} patches of "
+        f"{'x'.join(map(str, d.patch_size))} voxels at {m.spacing_mm} mm, seed {config.seed}, "
+        f"{seconds / 60:.0f} min on CPU"
+    )
+    spec = {
+        "adapter": "torch",
+        "network": m.network,
+        "network_args": dict(m.network_args),
+        "checkpoint": weights.name,
+        "sha256": digest,
+        "card": {
+            "name": m.name,
+            "version": m.version,
+            "description": m.description,
+            "hu_window": list(m.hu_window),
+            "normalize": m.normalize,
+            "spacing_mm": list(m.spacing_mm),
+            "roi_size": list(m.roi_size),
+            "overlap": m.overlap,
+            "min_tumor_mm3": m.min_tumor_mm3,
+            "classes": ["background", "liver", "tumor"],
+            "output": "labels",
+            "needs_liver": False,
+            "license": m.license,
+            "citation": m.citation,
+            "trained_on": trained_on,
+        },
+    }
+    spec_path = out / f"{m.export_name}.yaml"
+    text = "# Written by `robustbench-liver train`; load with get_model(<this file>).\n"
+    spec_path.write_text(text + yaml.safe_dump(spec, sort_keys=False, width=100))
+    return weights, spec_path, digest
+
+
+def _claim(out: Path, config: TrainConfig) -> None:
+    """Write the config into OUT, or check that OUT was started with the same config."""
+    path = out / CONFIG
+    if path.exists():
+        try:
+            previous = config_from_dict(yaml.safe_load(path.read_text()) or {}, str(path))
+        except ConfigError as err:
+            raise ConfigError(f"{out} holds an unreadable training config: {err}") from None
+        if previous.digest != config.digest:
+            raise ConfigError(
+                f"{out} holds a run with another config ({path}); use another --out, or "
+                "the same config to resume it"
+            )
+        return
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False, width=100))
+
+
+def _load_checkpoint(out: Path, config: TrainConfig) -> dict[str, Any] | None:
+    path = out / CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a damaged file: say so, do not silently start over
+        raise ConfigError(
+            f"cannot read the checkpoint {path} ({type(err).__name__}: {err}); delete it to "
+            "start the run again"
+        ) from None
+    if state.get("config_digest") != config.digest:
+        raise ConfigError(f"{path} belongs to another config; use another --out")
+    return dict(state)
+
+
+def _save_checkpoint(
+    out: Path,
+    config: TrainConfig,
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    iteration: int,
+    losses: list[float],
+    rows: list[str],
+    seconds: float,
+) -> None:
+    """The checkpoint, then the history it covers (both replaced atomically)."""
+    state = {
+        "iteration": iteration,
+        "config_digest": config.digest,
+        "model": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "losses": losses,
+        "history": rows,
+        "seconds": seconds,
+    }
+    _atomic_save(state, out / CHECKPOINT)
+    tmp = out / (HISTORY + ".tmp")
+    tmp.write_text(
+        "iteration,loss,learning_rate,seconds,scan,level\n" + "".join(r + "\n" for r in rows)
+    )
+    os.replace(tmp, out / HISTORY)
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+__all__ = ["TrainResult", "export", "learning_rate", "settings_of", "train"]

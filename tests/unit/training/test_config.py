@@ -1,0 +1,66 @@
+"""Training configs: validation names the field; the shipped config is valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from robustbench_liver.training import ConfigError, config_from_dict, load_config
+
+SHIPPED = (
+    Path(__file__).resolve().parents[3] / "robustbench_liver/models/weights/unet_synth.train.yaml"
+)
+
+
+def test_the_shipped_config_loads():
+    config = load_config(SHIPPED)
+    assert config.model.name == "unet-synth"
+    first, _ = config.data.phantom_seeds
+    assert first >= 4, "phantom seeds 0-3 belong to the shipped scenarios"
+    assert [s.image for s in config.data.real_scans] == ["totalseg-dicom/dicom"]
+
+
+def test_round_trip_and_digest(tiny_config):
+    again = config_from_dict(tiny_config.to_dict())
+    assert again == tiny_config and again.digest == tiny_config.digest
+
+
+def test_threads_do_not_change_the_digest(tiny_config_dict):
+    a = config_from_dict(tiny_config_dict)
+    tiny_config_dict["threads"] = 2
+    assert config_from_dict(tiny_config_dict).digest == a.digest
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"iteratons": 3}, "Did you mean 'iterations'"),
+        ({"iterations": 0}, "iterations: must be an integer >= 1"),
+        ({"learning_rate": -1}, "learning_rate"),
+        ({"model": {"spacing_mm": [0, 1, 1]}}, "model.spacing_mm"),
+        ({"data": {"levels": {"hugee": 1}}}, "Did you mean 'huge'|unknown level"),
+        ({"data": {"patch_size": [4, 4, 4]}}, "data.patch_size"),
+        ({"data": {"real_share": 0.5}}, "no real_scans"),
+        ({"data": {"tumor_overrides": {"min_insid": 0.5}}}, "data.tumor_overrides"),
+        ({"data": {"patch_centres": {"vessel": 1}}}, "data.patch_centres"),
+        ({"data": {"phantom_options": {"shape": [2, 2, 2]}}}, "data.phantom_options"),
+    ],
+)
+def test_bad_values_name_the_field(tiny_config_dict, change, message):
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(tiny_config_dict.get(key), dict):
+            tiny_config_dict[key].update(value)
+        else:
+            tiny_config_dict[key] = value
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(tiny_config_dict)
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)

@@ -1,0 +1,110 @@
+"""A few iterations of real training: checkpoints, resume, determinism, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from robustbench_liver.models import get_model
+from robustbench_liver.training import ConfigError, config_from_dict, learning_rate, train
+from robustbench_liver.training.data import BaseScans, sample_patches, training_case
+from robustbench_liver.training.loop import settings_of
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_smoke_run_exports_a_loadable_model(tmp_path, tiny_config):
+    legacy_state = np.random.get_state()[1].copy()  # noqa: NPY002 (checking it is untouched)
+    torch_state = torch.random.get_rng_state()
+    result = train(tiny_config, tmp_path / "run")
+    # no global RNG was used or reseeded
+    assert torch.equal(torch_state, torch.random.get_rng_state())
+    assert np.array_equal(legacy_state, np.random.get_state()[1])  # noqa: NPY002
+    assert result.iterations == 4 and len(result.losses) == 4
+    assert all(np.isfinite(result.losses))
+    out = tmp_path / "run"
+    for name in ("train.yaml", "checkpoint.pt", "history.csv", "tiny.pt", "tiny.yaml"):
+        assert (out / name).is_file(), name
+    assert len((out / "history.csv").read_text().splitlines()) == 5
+    spec = yaml.safe_load((out / "tiny.yaml").read_text())
+    assert spec["sha256"] == result.sha256 and spec["card"]["spacing_mm"] == [6.0, 6.0, 6.0]
+    assert "phantom seeds 100-101" in spec["card"]["trained_on"]
+    model = get_model(str(result.spec))
+    image = np.random.default_rng(0).normal(60, 40, (30, 28, 12)).astype(np.float32)
+    labels = model.predict(image, (4.0, 4.0, 6.0))
+    assert labels.shape == image.shape and set(np.unique(labels)) <= {0, 1, 2}
+
+
+def test_resume_after_a_kill_gives_the_same_weights(tmp_path, tiny_config):
+    straight = train(tiny_config, tmp_path / "straight")
+    first = train(tiny_config, tmp_path / "resumed", stop_after=2)
+    assert first.iterations == 2 and not (tmp_path / "resumed" / "tiny.pt").exists()
+    second = train(tiny_config, tmp_path / "resumed")
+    assert second.resumed_from == 2 and second.iterations == 4
+    assert second.losses == pytest.approx(straight.losses)
+    a, b = _weights(straight.weights), _weights(second.weights)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_another_config_in_the_same_folder_is_refused(tmp_path, tiny_config, tiny_config_dict):
+    train(tiny_config, tmp_path / "run", stop_after=1)
+    tiny_config_dict["seed"] = 6
+    with pytest.raises(ConfigError, match="another config"):
+        train(config_from_dict(tiny_config_dict), tmp_path / "run")
+
+
+def test_cases_and_patches_are_a_function_of_seed_and_iteration(tiny_config):
+    scans = BaseScans(tiny_config, None)
+    settings = settings_of(tiny_config)
+    a = training_case(tiny_config, scans, settings, 3)
+    b = training_case(tiny_config, scans, settings, 3)
+    assert torch.equal(a.image, b.image) and torch.equal(a.label, b.label)
+    x, y = sample_patches(a, tiny_config, 3)
+    assert x.shape == (2, 1, 16, 16, 16) and y.shape == x.shape
+    assert x.dtype == torch.float32 and y.dtype == torch.int64
+    x2, _ = sample_patches(b, tiny_config, 3)
+    assert torch.equal(x, x2)
+
+
+def test_learning_rate_warms_up_then_decays(tiny_config):
+    rates = [learning_rate(tiny_config, i) for i in range(tiny_config.iterations)]
+    assert rates[0] == pytest.approx(tiny_config.learning_rate)  # warm-up of 1 iteration
+    assert rates == sorted(rates, reverse=True) and rates[-1] >= 0
+
+
+def test_real_scans_need_a_data_root(tiny_config_dict):
+    tiny_config_dict["data"]["real_scans"] = [{"image": "x/ct.nii.gz", "labels": "x/l.nii.gz"}]
+    tiny_config_dict["data"]["real_share"] = 0.5
+    with pytest.raises(ConfigError, match="--data-root"):
+        BaseScans(config_from_dict(tiny_config_dict), None)
+
+
+def test_a_wrong_real_scan_path_fails_before_training(tmp_path, tiny_config_dict):
+    tiny_config_dict["data"]["real_scans"] = [{"image": "x/ct.nii.gz", "labels": "x/l.nii.gz"}]
+    tiny_config_dict["data"]["real_share"] = 0.5
+    with pytest.raises(ConfigError, match=r"real_scans\[0\]"):
+        train(config_from_dict(tiny_config_dict), tmp_path / "run", data_root=tmp_path)
+
+
+def test_cases_on_a_real_base_scan(shared_data, tiny_config_dict):
+    tiny_config_dict["data"]["real_scans"] = [
+        {
+            "image": "totalseg-dicom/dicom",
+            "labels": "totalseg-dicom/labels.nii.gz",
+            "liver_label": 5,
+            "vessel_labels": [63, 64],
+        }
+    ]
+    tiny_config_dict["data"]["real_share"] = 1.0
+    tiny_config_dict["data"]["phantom_seeds"] = [100, 100]
+    config = config_from_dict(tiny_config_dict)
+    scans = BaseScans(config, shared_data)
+    assert scans.describe() == ["totalseg-dicom/dicom"]
+    case = training_case(config, scans, settings_of(config), 0)
+    assert case.info["scan"] == "totalseg-dicom"
+    x, y = sample_patches(case, config, 0)  # the 40 mm slab is padded up to the patch
+    assert x.shape == (2, 1, 16, 16, 16) and int(y.max()) >= 1
