@@ -26,6 +26,7 @@ from robustbench_liver.report.headline import THRESHOLD, Headline
 from robustbench_liver.report.rundata import ScenarioInfo
 from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci, fmt_number, fmt_p, lookup
 from robustbench_liver.runs.store import slug
+from robustbench_liver.stats import pvalue_floor
 
 DEFINITIONS = {
     "dsc": "Dice of the tumor class per case, averaged over cases with tumor (undefined on "
@@ -182,9 +183,28 @@ def change_table(num: ScenarioNumbers) -> Table:
     caption = (
         f"condition − {num.info.reference}, paired case by case, [{num.confidence:.0%} CI]; "
         f"p-values {num.info.correction}-adjusted. Lesion sensitivity is compared through each "
-        "case's share of lesions found."
+        "case's share of lesions found." + power_note(num, num.condition_tests)
     )
     return Table(tuple(columns), tuple(rows), caption, name="changes")
+
+
+def power_note(num: ScenarioNumbers, tests: pd.DataFrame) -> str:
+    """Says so when too few base scans leave the sign-flip test no chance of significance,
+    so that a column of p = 1 is not read as 'no effect'."""
+    tested = tests[tests["p_value"].notna()] if "p_value" in tests else tests.iloc[:0]
+    if tested.empty:
+        return ""
+    clusters = int(tested["n_clusters"].max())
+    floor = pvalue_floor(clusters, num.resamples, len(tested), num.info.correction)
+    alpha = 1.0 - num.confidence
+    if floor <= alpha:
+        return ""
+    return (
+        f" With at most {clusters} base scans per comparison, no {num.info.correction}-adjusted "
+        f"p-value of these {len(tested)} comparisons can fall below {floor:.2g}: nothing here "
+        f"can reach significance at {alpha:.2g}, whatever the effect. More base scans (for "
+        "the phantom, a larger `count`) give the test its power."
+    )
 
 
 def size_table(num: ScenarioNumbers) -> Table:
@@ -294,7 +314,8 @@ def plot_blocks(num: ScenarioNumbers) -> list[Block]:
                 plots.forest(num.model_tests, ["dsc", "nsd"]),
                 f"{info.name}: paired model differences",
                 f"Mean paired difference a − b per condition on the cases both models scored, "
-                f"with {num.confidence:.0%} CIs; filled red: adjusted p < 0.05.",
+                f"with {num.confidence:.0%} CIs; filled red: adjusted p < 0.05."
+                + power_note(num, num.model_tests),
             )
         )
     return blocks

@@ -9,7 +9,9 @@ from robustbench_liver.stats.compare import (
     compare_models,
     compare_pairs,
     paired_differences,
+    pvalue_floor,
     sign_flip_pvalues,
+    smallest_pvalue,
 )
 from robustbench_liver.stats.multiplicity import adjust_pvalues
 
@@ -20,5 +22,7 @@ __all__ = [
     "compare_models",
     "compare_pairs",
     "paired_differences",
+    "pvalue_floor",
     "sign_flip_pvalues",
+    "smallest_pvalue",
 ]

@@ -61,6 +61,21 @@ def sign_flip_pvalues(
     return (extreme + 1.0) / (n_resamples + 1.0), how
 
 
+def smallest_pvalue(n_clusters: int, n_resamples: int) -> float:
+    """The smallest two-sided p `sign_flip_pvalues` can return for C clusters: exact
+    enumeration always counts the observed pattern and its mirror."""
+    if 2**n_clusters <= n_resamples:
+        return 2.0 / 2**n_clusters
+    return 1.0 / (n_resamples + 1.0)
+
+
+def pvalue_floor(n_clusters: int, n_resamples: int, n_tests: int, adjust: str) -> float:
+    """The smallest adjusted p any of `n_tests` comparisons can reach: Holm multiplies the
+    smallest p by the number of tests, Benjamini–Hochberg and none leave it at best as is."""
+    low = smallest_pvalue(n_clusters, n_resamples)
+    return min(1.0, low * n_tests) if adjust == "holm" else low
+
+
 def paired_differences(
     table: pd.DataFrame,
     value: str,

@@ -269,6 +269,7 @@ def test_compare_prints_paired_differences(scenario_file, tmp_path, capsys):
     assert main(["compare", str(out), "--models", "oracle-ish", "slow", "--resamples", "500"]) == 0
     text = capsys.readouterr().out
     assert "oracle-ish - slow" in text and "c-hypo" in text and "p_adjusted" in text
+    assert "note: " in text and "can fall below" in text  # two cases cannot be significant
     assert main(["compare", str(out), "--models", "oracle", "slow"]) == 1
 
 

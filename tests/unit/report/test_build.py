@@ -121,3 +121,9 @@ def test_one_condition_and_no_lesions_still_make_a_report(shared_run):
         "handmade-heatmap.png",
         "handmade-forest.png",
     ]
+
+
+def test_too_few_base_scans_for_significance_is_said(doc):
+    # 4 base scans, exact sign-flip: p >= 2/16 before Holm multiplies it by the tests
+    caption = table(doc, "changes").caption
+    assert "at most 4 base scans" in caption and "can reach significance" in caption

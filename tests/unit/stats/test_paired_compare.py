@@ -12,7 +12,9 @@ from robustbench_liver.stats import (
     compare_models,
     compare_pairs,
     paired_differences,
+    pvalue_floor,
     sign_flip_pvalues,
+    smallest_pvalue,
 )
 
 FAST = {"n_resamples": 2000}
@@ -97,3 +99,22 @@ def test_user_mistakes(table):
     moved.loc[moved["model"] == "m1", "base_scan"] = "elsewhere"
     with pytest.raises(DataError, match="different 'base_scan' clusters"):
         compare_models(moved, "dsc", **FAST)
+
+
+@pytest.mark.parametrize(
+    "n_clusters, n_resamples", [(2, 10_000), (4, 200), (9, 10_000), (20, 2_000)]
+)
+def test_smallest_pvalue_is_what_the_largest_effect_gets(n_clusters, n_resamples):
+    # every cluster moves the same way: no sign pattern beats the observed one
+    sums = np.linspace(1.0, 2.0, n_clusters)[None, :]
+    counts = np.ones_like(sums)
+    p, _ = sign_flip_pvalues(sums, counts, n_resamples=n_resamples, rng=np.random.default_rng(0))
+    assert p[0] == pytest.approx(smallest_pvalue(n_clusters, n_resamples))
+
+
+def test_pvalue_floor_follows_the_adjustment():
+    assert smallest_pvalue(4, 10_000) == 0.125
+    assert pvalue_floor(4, 10_000, 60, "holm") == 1.0
+    assert pvalue_floor(12, 10_000, 60, "holm") == pytest.approx(60 * 2 / 4096)
+    assert pvalue_floor(12, 10_000, 60, "bh") == pytest.approx(2 / 4096)
+    assert pvalue_floor(20, 10_000, 1, "none") == pytest.approx(1 / 10_001)
