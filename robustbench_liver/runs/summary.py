@@ -45,18 +45,19 @@ def summarize(
     return out.merge(failed.reset_index(), on=KEYS, how="left")
 
 
+def _cell(r: pd.Series) -> str:
+    if pd.isna(r["estimate"]):
+        return "n/a"
+    if pd.isna(r["ci_low"]) or pd.isna(r["ci_high"]):
+        return f"{r['estimate']:.2f} [no CI]"  # a single base scan: nothing to resample
+    return f"{r['estimate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+
+
 def wide(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per scenario x condition x model, 'estimate [low, high]' per metric."""
     if summary.empty:
         return summary
-    cell = summary.apply(
-        lambda r: (
-            "n/a"
-            if pd.isna(r["estimate"])
-            else f"{r['estimate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
-        ),
-        axis=1,
-    )
+    cell = summary.apply(_cell, axis=1)
     table = summary.assign(cell=cell).pivot_table(
         index=[*KEYS, "failed"], columns="metric", values="cell", aggfunc="first"
     )
