@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from robustbench_liver.errors import RobustBenchError, did_you_mean
     from robustbench_liver.runs.store import RunStore
     from robustbench_liver.runs.summary import model_differences
-    from robustbench_liver.stats import pvalue_floor
+    from robustbench_liver.stats import unreachable_significance
 
     cases, _ = RunStore(args.run_dir).tables()
     known = set(cases["model"]) if not cases.empty else set()
@@ -50,13 +50,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{a} - {b} (positive: {a} is higher)")
     print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for scenario, tests in table.groupby("scenario", sort=True):
-        tested = tests[tests["p_value"].notna()]
-        clusters = int(tested["n_clusters"].max()) if len(tested) else 0
-        floor = pvalue_floor(clusters, args.resamples, len(tested), args.correction)
-        if len(tested) and floor > 0.05:
+        gap = unreachable_significance(tests, args.resamples, args.correction, alpha=0.05)
+        if gap is not None:
+            clusters, n_tests, floor = gap
             print(
                 f"note: {scenario} has at most {clusters} base scans per comparison, so no "
-                f"adjusted p-value of its {len(tested)} comparisons can fall below {floor:.2g}; "
+                f"adjusted p-value of its {n_tests} comparisons can fall below {floor:.2g}; "
                 "add base scans for a test with power."
             )
     return 0

@@ -254,19 +254,12 @@ def summary_table(rows: pd.DataFrame, n_resamples: int, seed: int) -> str:
     return "\n".join([render(head), *(render(cells) for cells in lines), note])
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write next to the target, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    frame.to_parquet(partial, index=False)
-    partial.replace(path)
-
-
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from robustbench_liver.errors import DataError
     from robustbench_liver.metrics import ToleranceBelowSpacingWarning
+    from robustbench_liver.runs.store import atomic_write_parquet
 
     if not args.pred.is_dir():
         raise DataError("prediction folder not found", path=args.pred)
@@ -291,9 +284,9 @@ def run(args: argparse.Namespace) -> int:
         # no cases.csv: a case is a control when its ground truth has no tumor
         rows["is_control"] = ~rows["has_tumor"]
     lesions = pd.DataFrame(lesion_rows)
-    _write_parquet(rows, args.out)
+    atomic_write_parquet(args.out, rows)
     lesion_path = args.out.with_name(args.out.name[: -len(".parquet")] + ".lesions.parquet")
-    _write_parquet(lesions, lesion_path)
+    atomic_write_parquet(lesion_path, lesions)
 
     scored = rows[rows["status"] != "extra"]
     print(summary_table(scored, args.n_resamples, args.seed))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
+
+from robustbench_liver.cli import add_data_root
 
 EXAMPLE = """\
 examples:
@@ -36,12 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-predict", action="store_true", help="montages without prediction outlines"
     )
-    parser.add_argument(
-        "--data-root",
-        type=Path,
-        default=os.environ.get("ROBUSTBENCH_LIVER_DATA"),
-        help="where file-based base scans live, for montages (default: $ROBUSTBENCH_LIVER_DATA)",
-    )
+    add_data_root(parser, "where file-based base scans live, for montages")
     parser.set_defaults(func=run)
 
 

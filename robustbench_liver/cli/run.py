@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from robustbench_liver.cli import add_data_root
 
 EXAMPLE = """\
 examples:
@@ -48,12 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads", type=int, default=1, help="torch threads per worker (default 1)"
     )
     parser.add_argument("--batch", type=int, default=1, help="cases per unit of work")
-    parser.add_argument(
-        "--data-root",
-        type=Path,
-        default=os.environ.get("ROBUSTBENCH_LIVER_DATA"),
-        help="folder file sources read from (default: $ROBUSTBENCH_LIVER_DATA)",
-    )
+    add_data_root(parser)
     parser.set_defaults(func=run)
 
 

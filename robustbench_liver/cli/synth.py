@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from robustbench_liver.cli import add_data_root
+
 EXAMPLE = """\
 example:
   robustbench-liver synth scenarios/quickstart.yaml --out testsets/quickstart --workers 2
@@ -42,15 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def default_cache() -> Path:
     env = os.environ.get("ROBUSTBENCH_LIVER_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "robustbench-liver" / "cases"
-
-
-def add_data_root(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-root",
-        type=Path,
-        default=os.environ.get("ROBUSTBENCH_LIVER_DATA"),
-        help="folder that file sources are read from (default: $ROBUSTBENCH_LIVER_DATA)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from robustbench_liver.cli import add_data_root
 
 EXAMPLE = """\
 example:
@@ -30,13 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--config", type=Path, required=True, help="training config (YAML)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumed if present)")
-    parser.add_argument(
-        "--data-root",
-        type=Path,
-        default=os.environ.get("ROBUSTBENCH_LIVER_DATA"),
-        help="folder the config's real_scans paths are relative to "
-        "(default: $ROBUSTBENCH_LIVER_DATA)",
-    )
+    add_data_root(parser, "folder the config's real_scans paths are relative to")
     parser.add_argument("--threads", type=int, help="torch threads (default: the config's)")
     parser.set_defaults(func=run)
 

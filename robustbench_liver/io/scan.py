@@ -14,7 +14,8 @@ from robustbench_liver.types import Scan
 
 # Where the header's geometry must agree between an image and its labels.
 _AFFINE_ATOL_MM = 1e-2
-_GENERIC_STEMS = {"ct", "image", "img", "imaging", "volume", "scan", "dicom"}
+# File or folder names that say nothing of the case: its id is the parent folder's name.
+GENERIC_STEMS = frozenset({"ct", "image", "img", "imaging", "volume", "scan", "dicom"})
 
 
 def load_scan(
@@ -154,6 +155,6 @@ def _default_id(path: Path) -> str:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
-    if name.lower() in _GENERIC_STEMS and path.parent.name:
+    if name.lower() in GENERIC_STEMS and path.parent.name:
         return path.parent.name
     return name

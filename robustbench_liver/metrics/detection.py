@@ -142,9 +142,10 @@ def lesion_detection(
     pred_size = np.bincount(pred_labels.ravel(), minlength=n_pred + 1)
 
     both = p & g
-    pairs = np.unique(gt_labels[both].astype(np.int64) * (n_pred + 1) + pred_labels[both])
+    gt_both, pred_both = gt_labels[both], pred_labels[both]
+    pairs = np.unique(gt_both.astype(np.int64) * (n_pred + 1) + pred_both)
     pair_gt, pair_pred = np.divmod(pairs, n_pred + 1)
-    overlap = np.bincount(gt_labels[both], minlength=n_gt + 1)
+    overlap = np.bincount(gt_both, minlength=n_gt + 1)
     # union of a lesion with the components touching it = lesion + components - overlap
     touching = np.bincount(pair_gt, weights=pred_size[pair_pred], minlength=n_gt + 1)
     union = gt_size + touching - overlap

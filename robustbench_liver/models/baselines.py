@@ -14,6 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from robustbench_liver.errors import ModelError
+from robustbench_liver.inference import liver_box
 from robustbench_liver.models.protocol import ModelCard, SegmentationModel, check_input
 from robustbench_liver.models.registry import load_spec, register_model
 
@@ -75,10 +76,10 @@ class HuThreshold(SegmentationModel):
     ) -> np.ndarray:
         image, sp, mask = check_input(self.card, image_hu, spacing, liver)
         out = np.zeros(image.shape, dtype=np.uint8)
-        if mask is None or not mask.any():
+        box = liver_box(mask, sp, 3.0 * self.params.smoothing_mm) if mask is not None else None
+        if mask is None or box is None:  # no liver, nothing to look in
             return out
         out[mask] = 1
-        box = _box(mask, sp, 3.0 * self.params.smoothing_mm)
         tumor = self.detect(image[box], mask[box], sp)
         out[box][tumor] = 2
         return out
@@ -108,15 +109,6 @@ class HuThreshold(SegmentationModel):
         region, _ = ndimage.label(liver & (smooth < median - p.k_grow * sd), _CONNECTIVITY)
         kept = np.unique(region[seeds])
         return np.isin(region, kept[kept > 0])
-
-
-def _box(mask: np.ndarray, spacing: tuple[float, ...], margin_mm: float) -> tuple[slice, ...]:
-    box = []
-    for axis in range(3):
-        idx = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
-        pad = int(np.ceil(margin_mm / spacing[axis]))
-        box.append(slice(max(0, int(idx[0]) - pad), min(mask.shape[axis], int(idx[-1]) + 1 + pad)))
-    return tuple(box)
 
 
 @register_model("hu-threshold")

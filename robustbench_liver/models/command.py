@@ -224,13 +224,9 @@ class CommandModel(SegmentationModel):
         )
 
     def _fill(self, arg: str, in_dir: Path, out_dir: Path) -> str:
-        values = {
-            "{input_dir}": str(in_dir),
-            "{output_dir}": str(out_dir),
-            "{python}": sys.executable,
-            "{spec_dir}": str(self.spec_dir),
-        }
-        for key, value in values.items():  # plain replacement: no format(), no attribute access
+        values = (str(in_dir), str(out_dir), sys.executable, str(self.spec_dir))
+        # plain replacement: no format(), no attribute access
+        for key, value in zip(PLACEHOLDERS, values, strict=True):
             arg = arg.replace(key, value)
         return arg
 

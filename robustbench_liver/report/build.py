@@ -112,6 +112,7 @@ def _numbers(data: RunData, name: str, options: ReportOptions) -> sec.ScenarioNu
     stats = dict(resamples=resamples, confidence=info.confidence, seed=options.seed)
     cases = data.cases[data.cases["scenario"] == name]
     lesions = data.scenario_lesions(name)
+    by_size = detection_by_size(lesions, info.bins, **stats)  # type: ignore[arg-type]
     return sec.ScenarioNumbers(
         info=info,
         models=sorted(set(cases["model"])),
@@ -126,8 +127,8 @@ def _numbers(data: RunData, name: str, options: ReportOptions) -> sec.ScenarioNu
             **stats,  # type: ignore[arg-type]
         ),
         model_tests=model_tests(cases, correction=info.correction, **stats),  # type: ignore[arg-type]
-        by_size=detection_by_size(lesions, info.bins, **stats),  # type: ignore[arg-type]
-        headlines=small_tumor_headline(lesions, info.bins, **stats),  # type: ignore[arg-type]
+        by_size=by_size,
+        headlines=small_tumor_headline(lesions, info.bins, **stats, by_size=by_size),  # type: ignore[arg-type]
         profiles=profiles(cases, lesions),
         resamples=resamples,
         confidence=info.confidence,

@@ -11,10 +11,10 @@ import numpy as np
 
 from robustbench_liver.errors import RobustBenchError
 from robustbench_liver.report.rundata import RunData
-from robustbench_liver.runs.work import load_model
+from robustbench_liver.runs.work import load_model, needs_liver
 from robustbench_liver.scenarios import base_scans, make_plan, scenario_from_dict
 from robustbench_liver.scenarios.cache import CaseCache
-from robustbench_liver.scenarios.cases import build_case, content_key
+from robustbench_liver.scenarios.testset import cached_case
 from robustbench_liver.types import Case
 
 
@@ -34,18 +34,9 @@ class CaseSource:
                 f"{self.run.root}: case {case_id!r} is not in scenario {scenario!r} as stored "
                 "in manifest.json"
             )
-        scan = spec.scan.load()
-        identity = {
-            "case_id": spec.case_id,
-            "condition": spec.condition,
-            "replicate": spec.replicate,
-            "is_control": spec.is_control,
-        }
         # read the cache, never write it: a report leaves the run folder as it was
-        cached = CaseCache(self.run.root / "cache").get(
-            content_key(plan.scenario, spec, scan), **identity
-        )
-        return cached if cached is not None else build_case(plan.scenario, spec, scan)
+        cache = CaseCache(self.run.root / "cache")
+        return cached_case(plan.scenario, spec, cache, write=False)[0]
 
     def _plan(self, scenario: str) -> Any:
         if scenario not in self._plans:
@@ -58,11 +49,6 @@ class CaseSource:
 def predict(model_spec: str, case: Case) -> np.ndarray:
     """The model's prediction on `case`, loaded and called as the runner does."""
     model = load_model(model_spec)
-    card = getattr(model, "card", None)
-    needs_liver = bool(
-        getattr(card, "needs_liver", False)
-        or getattr(getattr(card, "input", None), "needs_liver", False)
-    )
-    liver = case.label >= 1 if needs_liver else None
+    liver = case.label >= 1 if needs_liver(model) else None
     spacing = case.spacing if case.spacing is not None else (1.0, 1.0, 1.0)
     return np.asarray(model.predict(np.array(case.image), spacing, liver=liver))

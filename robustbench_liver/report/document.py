@@ -92,10 +92,6 @@ def _walk(blocks: list[Block] | tuple[Block, ...]) -> list[Block]:
     return out
 
 
-def cell(text: str, sort: float | str | None = None) -> Cell:
-    return Cell(text, sort)
-
-
 def render_markdown(doc: Document, figure_dir: str = "figures") -> str:
     """GitHub-flavoured Markdown; figures are linked as `figure_dir/<name>`."""
     lines = [f"# {doc.title}", ""]

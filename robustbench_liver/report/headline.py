@@ -130,13 +130,16 @@ def small_tumor_headline(
     resamples: int = 10_000,
     confidence: float = 0.95,
     seed: int = 0,
+    by_size: pd.DataFrame | None = None,
 ) -> list[Headline]:
-    """One headline per model (sorted by name) from the scenario's lesion rows."""
+    """One headline per model (sorted by name) from the scenario's lesion rows; `by_size`
+    is `detection_by_size` of the same rows and settings when the caller has it already."""
     if lesions.empty:
         return []
-    by_size = detection_by_size(
-        lesions, edges, resamples=resamples, confidence=confidence, seed=seed
-    )
+    if by_size is None:
+        by_size = detection_by_size(
+            lesions, edges, resamples=resamples, confidence=confidence, seed=seed
+        )
     n_bins = len(edges)
     out = []
     for model, table in lesions.groupby("model", sort=True):

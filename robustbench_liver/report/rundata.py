@@ -92,10 +92,6 @@ class RunData:
         """{'spec': how it was named on the command line, 'card': its model card}."""
         return dict((self.manifest.get("models") or {}).get(model) or {"spec": model, "card": {}})
 
-    def ok_cases(self, scenario: str) -> pd.DataFrame:
-        c = self.cases
-        return c[(c["scenario"] == scenario) & (c["status"] == "ok")]
-
     def scenario_lesions(self, scenario: str) -> pd.DataFrame:
         if self.lesions.empty or "scenario" not in self.lesions:
             return self.lesions

@@ -26,7 +26,7 @@ from robustbench_liver.report.headline import THRESHOLD, Headline
 from robustbench_liver.report.rundata import ScenarioInfo
 from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci, fmt_number, fmt_p, lookup
 from robustbench_liver.runs.store import slug
-from robustbench_liver.stats import pvalue_floor
+from robustbench_liver.stats import unreachable_significance
 
 DEFINITIONS = {
     "dsc": "Dice of the tumor class per case, averaged over cases with tumor (undefined on "
@@ -175,7 +175,7 @@ def change_table(num: ScenarioNumbers) -> Table:
                         float(row["difference"]),
                     )
                 )
-                cells.append(Cell(fmt_p(row["p_adjusted"]), _num_or_blank(row["p_adjusted"])))
+                cells.append(Cell(fmt_p(row["p_adjusted"]), n(row["p_adjusted"]).sort))
             rows.append(tuple(cells))
     columns = ["condition", "model"]
     for metric in METRICS:
@@ -191,17 +191,14 @@ def change_table(num: ScenarioNumbers) -> Table:
 def power_note(num: ScenarioNumbers, tests: pd.DataFrame) -> str:
     """Says so when too few base scans leave the sign-flip test no chance of significance,
     so that a column of p = 1 is not read as 'no effect'."""
-    tested = tests[tests["p_value"].notna()] if "p_value" in tests else tests.iloc[:0]
-    if tested.empty:
-        return ""
-    clusters = int(tested["n_clusters"].max())
-    floor = pvalue_floor(clusters, num.resamples, len(tested), num.info.correction)
     alpha = 1.0 - num.confidence
-    if floor <= alpha:
+    gap = unreachable_significance(tests, num.resamples, num.info.correction, alpha)
+    if gap is None:
         return ""
+    clusters, n_tests, floor = gap
     return (
         f" With at most {clusters} base scans per comparison, no {num.info.correction}-adjusted "
-        f"p-value of these {len(tested)} comparisons can fall below {floor:.2g}: nothing here "
+        f"p-value of these {n_tests} comparisons can fall below {floor:.2g}: nothing here "
         f"can reach significance at {alpha:.2g}, whatever the effect. More base scans (for "
         "the phantom, a larger `count`) give the test its power."
     )
@@ -327,11 +324,6 @@ def source_blocks(info: ScenarioInfo) -> list[Block]:
     blocks: list[Block] = [Code(text, "yaml") for text in info.sources.values()]
     names = ", ".join(PurePath(p).name for p in info.sources)
     return [Details(f"Scenario text ({names})", tuple(blocks))]
-
-
-def _num_or_blank(value: object) -> float | str:
-    text = fmt_number(value)
-    return "" if text == "n/a" else float(value)  # type: ignore[arg-type]
 
 
 def ordered(known: Sequence[str], present: Sequence[str]) -> list[str]:

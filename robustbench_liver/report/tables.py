@@ -189,12 +189,3 @@ def fmt_p(p: object) -> str:
         return "n/a"
     value = float(p)  # type: ignore[arg-type]
     return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def sort_key(value: object) -> float | None:
-    """A number to sort a cell by (None for n/a)."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None

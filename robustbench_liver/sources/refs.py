@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from robustbench_liver.errors import DataError
+from robustbench_liver.io.scan import GENERIC_STEMS
 from robustbench_liver.types import Scan
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_GENERIC = {"ct", "image", "img", "imaging", "volume", "scan", "dicom"}
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _placeholders(root: Path, image: Path) -> dict[str, str]:
 def _scan_id(root: Path, image: Path) -> str:
     """File stem, or the folder's name for generic stems (ct.nii.gz, dicom/)."""
     stem = image.name.removesuffix(".gz").removesuffix(".nii")
-    if stem.lower() in _GENERIC and image.parent != root:
+    if stem.lower() in GENERIC_STEMS and image.parent != root:
         stem = str(image.parent.relative_to(root))
     return _UNSAFE.sub("-", stem).strip("-") or "scan"
 

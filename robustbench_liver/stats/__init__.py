@@ -12,6 +12,7 @@ from robustbench_liver.stats.compare import (
     pvalue_floor,
     sign_flip_pvalues,
     smallest_pvalue,
+    unreachable_significance,
 )
 from robustbench_liver.stats.multiplicity import adjust_pvalues
 
@@ -25,4 +26,5 @@ __all__ = [
     "pvalue_floor",
     "sign_flip_pvalues",
     "smallest_pvalue",
+    "unreachable_significance",
 ]

@@ -35,12 +35,17 @@ from robustbench_liver.stats.multiplicity import adjust_pvalues
 _P_KEY = 1  # separates the sign-flip stream from the bootstrap stream of one seed
 
 
+def _exact_sign_flip(n_clusters: int, n_resamples: int) -> bool:
+    """Enumerate every sign pattern when there are no more of them than resamples."""
+    return 2**n_clusters <= n_resamples
+
+
 def sign_flip_pvalues(
     sums: np.ndarray, counts: np.ndarray, *, n_resamples: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, str]:
     """Two-sided p-values of mean difference = 0 for each row of (K, C) cluster totals."""
     n_rows, n_clusters = sums.shape
-    exact = 2**n_clusters <= n_resamples
+    exact = _exact_sign_flip(n_clusters, n_resamples)
     if exact:
         patterns = np.array(list(itertools.product((1.0, -1.0), repeat=n_clusters)))
         how = f"sign-flip exact ({len(patterns)})"
@@ -64,7 +69,7 @@ def sign_flip_pvalues(
 def smallest_pvalue(n_clusters: int, n_resamples: int) -> float:
     """The smallest two-sided p `sign_flip_pvalues` can return for C clusters: exact
     enumeration always counts the observed pattern and its mirror."""
-    if 2**n_clusters <= n_resamples:
+    if _exact_sign_flip(n_clusters, n_resamples):
         return 2.0 / 2**n_clusters
     return 1.0 / (n_resamples + 1.0)
 
@@ -74,6 +79,19 @@ def pvalue_floor(n_clusters: int, n_resamples: int, n_tests: int, adjust: str) -
     smallest p by the number of tests, Benjamini–Hochberg and none leave it at best as is."""
     low = smallest_pvalue(n_clusters, n_resamples)
     return min(1.0, low * n_tests) if adjust == "holm" else low
+
+
+def unreachable_significance(
+    tests: pd.DataFrame, n_resamples: int, adjust: str, alpha: float
+) -> tuple[int, int, float] | None:
+    """(most clusters, tests, smallest reachable adjusted p) when no comparison of `tests`
+    (a table from `compare_*`) can reach p < alpha, whatever the effect; None otherwise."""
+    tested = tests[tests["p_value"].notna()] if "p_value" in tests else tests.iloc[:0]
+    if tested.empty:
+        return None
+    clusters = int(tested["n_clusters"].max())
+    floor = pvalue_floor(clusters, n_resamples, len(tested), adjust)
+    return (clusters, len(tested), floor) if floor > alpha else None
 
 
 def paired_differences(

@@ -338,10 +338,6 @@ class TumorConfig:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
 
-    @property
-    def max_count(self) -> int:
-        return sum(s.count[1] for s in self.sizes)
-
 
 def as_config(config: str | TumorConfig) -> TumorConfig:
     """A level name or a TumorConfig, as a TumorConfig."""

@@ -65,10 +65,6 @@ class ScanContext:
     _lazy: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def box(self) -> tuple[slice, slice, slice]:
-        return tuple(slice(int(a), int(b)) for a, b in zip(self.lo, self.hi, strict=True))  # type: ignore[return-value]
-
-    @property
     def box_shape(self) -> tuple[int, int, int]:
         return tuple(int(b - a) for a, b in zip(self.lo, self.hi, strict=True))  # type: ignore[return-value]
 

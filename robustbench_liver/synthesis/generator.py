@@ -19,7 +19,6 @@ from robustbench_liver.errors import SynthesisError
 from robustbench_liver.synthesis import location, measure, paint
 from robustbench_liver.synthesis.config import SizeClass, TumorConfig, as_config
 from robustbench_liver.synthesis.context import ScanContext, get_context
-from robustbench_liver.synthesis.shape import ELASTIC_CLIP
 from robustbench_liver.types import Case, Scan, TumorRecord
 
 _MAX_TUMORS = 250  # labels hold tumor i as 2 + i while painting (uint8)
@@ -293,4 +292,4 @@ def _check_records(scan: Scan, records: list[TumorRecord]) -> None:
             )
 
 
-__all__ = ["ELASTIC_CLIP", "SynthesisWarning", "apply", "context", "sample", "synthesize"]
+__all__ = ["SynthesisWarning", "apply", "context", "sample", "synthesize"]

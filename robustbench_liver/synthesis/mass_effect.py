@@ -68,11 +68,10 @@ def warp(
     coords = np.empty((3, idx[0].size), dtype=np.float32)
     for axis in range(3):
         coords[axis] = center[axis] + (idx[axis] - np.float32(center[axis])) * factor
-    src_image = np.array(image, dtype=np.float32, copy=True)
-    image[idx] = ndimage.map_coordinates(src_image, coords, order=1, mode="nearest")
+    # map_coordinates reads every source value before the assignment writes any
+    image[idx] = ndimage.map_coordinates(image, coords, order=1, mode="nearest")
     if label.min() != label.max():  # deep in the liver the label is uniform: nothing moves
-        src_label = np.array(label, copy=True)
-        label[idx] = ndimage.map_coordinates(src_label, coords, order=0, mode="nearest")
+        label[idx] = ndimage.map_coordinates(label, coords, order=0, mode="nearest")
 
 
 def zone_extent_mm(semi_axes: np.ndarray, rotated: bool, extent: float) -> np.ndarray:

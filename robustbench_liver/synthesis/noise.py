@@ -8,10 +8,11 @@ blur, mass effect) leaves the texture alone. No global RNG state is touched.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
-from scipy.interpolate import make_interp_spline
+from scipy.interpolate import BSpline, make_interp_spline
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -63,9 +64,16 @@ def interp_matrix(nodes: np.ndarray, targets: np.ndarray, degree: int = 3) -> np
     degree = min(degree, len(nodes) - 1)
     if degree < 1:
         return np.ones((len(targets), 1), dtype=np.float32)
-    spline = make_interp_spline(nodes, np.eye(len(nodes)), k=degree)
+    spline = _cardinal_splines(tuple(nodes.tolist()), degree)
     t = np.clip(np.asarray(targets, dtype=np.float64), nodes[0], nodes[-1])
     return np.ascontiguousarray(spline(t), dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _cardinal_splines(nodes: tuple[float, ...], degree: int) -> BSpline:
+    """One spline per node (1 there, 0 at the others); a tumor asks for the same nodes on
+    several axes and boxes."""
+    return make_interp_spline(np.asarray(nodes), np.eye(len(nodes)), k=degree)
 
 
 def gaussian_matrix(n: int, sigma_vox: float, truncate: float = 3.0) -> np.ndarray:

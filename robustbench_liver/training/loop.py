@@ -107,8 +107,9 @@ def train(
     for it in range(start, end):
         case = training_case(config, scans, settings, it)
         x, y = sample_patches(case, config, it)
+        lr = learning_rate(config, it)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, it)
+            group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(net(x), y)
         loss.backward()
@@ -116,7 +117,6 @@ def train(
         value = float(loss.detach())
         losses.append(value)
         elapsed = seconds + time.monotonic() - session_start
-        lr = learning_rate(config, it)
         info = case.info
         rows.append(f"{it + 1},{value:.6f},{lr:.6g},{elapsed:.1f},{info['scan']},{info['level']}")
         done = it + 1
