@@ -170,18 +170,20 @@ def config_from_dict(data: Any, where: str = "training config") -> TrainConfig:
     top = _section(data, TrainConfig, where, "")
     model = _section(top.pop("model", {}), ModelSection, where, "model.")
     dat = _section(top.pop("data", {}), DataSection, where, "data.")
-    real = [
-        RealScan(**_section(r, RealScan, where, f"data.real_scans[{i}]."))
-        for i, r in enumerate(dat.pop("real_scans", []) or [])
-    ]
     try:
+        real = tuple(
+            RealScan(
+                **_tuples(
+                    _section(r, RealScan, where, f"data.real_scans[{i}]."), ("vessel_labels",)
+                )
+            )
+            for i, r in enumerate(dat.pop("real_scans", []) or [])
+        )
         cfg = TrainConfig(
             **top,
             model=ModelSection(**_tuples(model, ("spacing_mm", "hu_window", "roi_size"))),
             data=DataSection(
-                real_scans=tuple(
-                    RealScan(r.image, r.labels, r.liver_label, tuple(r.vessel_labels)) for r in real
-                ),
+                real_scans=real,
                 **_tuples(dat, ("phantom_seeds", "patch_size", "hu_scale", "hu_shift")),
             ),
         )

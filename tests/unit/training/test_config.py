@@ -45,6 +45,7 @@ def test_threads_do_not_change_the_digest(tiny_config_dict):
         ({"data": {"tumor_overrides": {"min_insid": 0.5}}}, "data.tumor_overrides"),
         ({"data": {"patch_centres": {"vessel": 1}}}, "data.patch_centres"),
         ({"data": {"phantom_options": {"shape": [2, 2, 2]}}}, "data.phantom_options"),
+        ({"data": {"real_scans": [{"labels": "x/labels.nii.gz"}]}}, "RealScan.*'image'"),
     ],
 )
 def test_bad_values_name_the_field(tiny_config_dict, change, message):
