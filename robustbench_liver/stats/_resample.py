@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -187,6 +188,42 @@ def ratio_bootstrap(
     if expand:
         used = np.array([f"{u}, expanded" for u in used], dtype=object)
     return estimate, low, high, used
+
+
+def interval_part(
+    batch: ClusterTotals,
+    metric: str,
+    profile: str | None,
+    *,
+    confidence: float,
+    n_resamples: int,
+    method: str,
+    expand: bool,
+    seed: Seed,
+) -> pd.DataFrame:
+    """The batch's keys with metric, profile, n, n_clusters, estimate and its CI. The draws
+    depend on the seed and the cluster count only: a group's interval does not change when
+    other groups are added or removed."""
+    n_clusters = batch.sums.shape[1]
+    estimate, low, high, used = ratio_bootstrap(
+        batch.sums,
+        batch.counts,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        method=method,
+        make_rng=partial(child_rng, seed, n_clusters),
+        expand=expand,
+    )
+    part = batch.keys.copy()
+    part["metric"] = metric
+    part["profile"] = profile
+    part["n"] = batch.counts.sum(axis=1).astype(np.int64)
+    part["n_clusters"] = n_clusters
+    part["estimate"] = estimate
+    part["ci_low"] = low
+    part["ci_high"] = high
+    part["ci_method"] = used
+    return part
 
 
 def _bootstrap_chunk(

@@ -11,18 +11,15 @@ give 95 % coverage; `expand=False` gives plain BCa (about 93 % with 20 base scan
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
-import numpy as np
 import pandas as pd
 
 from robustbench_liver.stats._resample import (
     Seed,
     check_options,
-    child_rng,
     cluster_totals,
+    interval_part,
     metric_profile,
-    ratio_bootstrap,
     require_columns,
 )
 
@@ -69,28 +66,18 @@ def bootstrap_ci(
     for name in names:
         profile = metric_profile(table, name)
         for batch in cluster_totals(table, name, by, cluster):
-            n_clusters = batch.sums.shape[1]
-            # the draws depend on the seed and the cluster count only: a group's interval
-            # does not change when other groups are added or removed
-            estimate, low, high, used = ratio_bootstrap(
-                batch.sums,
-                batch.counts,
-                confidence=confidence,
-                n_resamples=n_resamples,
-                method=method_,
-                make_rng=partial(child_rng, seed, n_clusters),
-                expand=expand,
+            parts.append(
+                interval_part(
+                    batch,
+                    name,
+                    profile,
+                    confidence=confidence,
+                    n_resamples=n_resamples,
+                    method=method_,
+                    expand=expand,
+                    seed=seed,
+                )
             )
-            part = batch.keys.copy()
-            part["metric"] = name
-            part["profile"] = profile
-            part["n"] = batch.counts.sum(axis=1).astype(np.int64)
-            part["n_clusters"] = n_clusters
-            part["estimate"] = estimate
-            part["ci_low"] = low
-            part["ci_high"] = high
-            part["ci_method"] = used
-            parts.append(part)
     if not parts:
         return pd.DataFrame(columns=[*by, *RESULT_COLUMNS])
     out = pd.concat(parts, ignore_index=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -26,8 +25,8 @@ from robustbench_liver.stats._resample import (
     check_options,
     child_rng,
     cluster_totals,
+    interval_part,
     metric_profile,
-    ratio_bootstrap,
     require_columns,
 )
 from robustbench_liver.stats.multiplicity import adjust_pvalues
@@ -191,30 +190,22 @@ def compare_pairs(
             cluster=cluster,
         )  # fmt: skip
         for batch in cluster_totals(diffs, "difference", group, cluster):
-            n_clusters = batch.sums.shape[1]
-            estimate, low, high, used = ratio_bootstrap(
-                batch.sums,
-                batch.counts,
+            part = interval_part(
+                batch,
+                name,
+                profile,
                 confidence=confidence,
                 n_resamples=n_resamples,
                 method=method_,
-                make_rng=partial(child_rng, seed, n_clusters),
                 expand=expand,
-            )
-            p, how = sign_flip_pvalues(
+                seed=seed,
+            ).rename(columns={"n": "n_pairs", "estimate": "difference"})
+            part["p_value"], part["p_method"] = sign_flip_pvalues(
                 batch.sums,
                 batch.counts,
                 n_resamples=n_resamples,
-                rng=child_rng(seed, n_clusters, _P_KEY),
+                rng=child_rng(seed, batch.sums.shape[1], _P_KEY),
             )
-            part = batch.keys.copy()
-            part["metric"] = name
-            part["profile"] = profile
-            part["n_pairs"] = batch.counts.sum(axis=1).astype(np.int64)
-            part["n_clusters"] = n_clusters
-            part["difference"] = estimate
-            part["ci_low"], part["ci_high"], part["ci_method"] = low, high, used
-            part["p_value"], part["p_method"] = p, how
             parts.append(part)
     columns = [*within, "factor", "a", "b", "metric", "profile", "n_pairs", "n_clusters"]
     columns += ["difference"]

@@ -16,7 +16,8 @@ Box = tuple[slice, slice, slice]
 
 def reach(index: int, boxes: list[Box]) -> Box:
     """Box that holds every voxel of tumor `index`: later tumors' warps may move it into
-    their own boxes, so grow by every later box that touches it (transitively)."""
+    their own boxes, so grow by every later box that touches it. One pass in index order
+    is transitive: that is the order the warps ran in."""
     lo = np.asarray([s.start for s in boxes[index]])
     hi = np.asarray([s.stop for s in boxes[index]])
     for later in boxes[index + 1 :]:
