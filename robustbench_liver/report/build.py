@@ -34,9 +34,9 @@ from robustbench_liver.report.tables import (
     failures,
     fmt_ci,
     model_tests,
-    scores,
 )
 from robustbench_liver.runs.store import slug
+from robustbench_liver.runs.summary import scores
 from robustbench_liver.types import Case
 
 HEADLINE_TEXT = (

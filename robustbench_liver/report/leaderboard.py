@@ -18,7 +18,8 @@ from robustbench_liver.report.files import write_shared
 from robustbench_liver.report.headline import small_tumor_headline
 from robustbench_liver.report.rundata import RunData, ScenarioInfo, load_run, profiles
 from robustbench_liver.report.schema import SCHEMA_NAME, SCHEMA_VERSION, validate
-from robustbench_liver.report.tables import METRICS, scores
+from robustbench_liver.report.tables import METRICS
+from robustbench_liver.runs.summary import scores
 
 SEED = 0
 TOLERANCE = 1e-9

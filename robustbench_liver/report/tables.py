@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from robustbench_liver.stats import bootstrap_ci, compare_conditions, compare_models
+from robustbench_liver.stats import compare_conditions, compare_models
 
 CASE_METRICS = ("dsc", "nsd", "case_sensitivity", "case_specificity")
 METRICS = (*CASE_METRICS, "lesion_sensitivity")
@@ -35,52 +35,6 @@ def ok_rows(cases: pd.DataFrame) -> pd.DataFrame:
         total = ok["n_lesions"].astype(float)
         ok[PAIRED_LESION] = ok["n_lesions_detected"].astype(float) / total.where(total > 0)
     return ok
-
-
-def scores(
-    cases: pd.DataFrame,
-    lesions: pd.DataFrame,
-    *,
-    by: Sequence[str] = ("model", "condition"),
-    resamples: int = 10_000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """One row per group x metric: estimate and cluster-bootstrap CI (by base scan).
-
-    The same call as `runs.summary.summarize` for one scenario, with the scenario's
-    resamples and CI level. Failed cases are left out (see `failures`).
-    """
-    by = list(by)
-    parts = []
-    ok = ok_rows(cases)
-    if not ok.empty:
-        parts.append(
-            bootstrap_ci(
-                ok,
-                list(CASE_METRICS),
-                by=by,
-                n_resamples=resamples,
-                confidence=confidence,
-                seed=seed,
-            )
-        )
-    if not lesions.empty and "detected" in lesions:
-        found = lesions.assign(lesion_sensitivity=lesions["detected"].astype(float))
-        parts.append(
-            bootstrap_ci(
-                found,
-                ["lesion_sensitivity"],
-                by=by,
-                n_resamples=resamples,
-                confidence=confidence,
-                seed=seed,
-            )
-        )
-    parts = [p for p in parts if not p.empty]
-    if not parts:
-        return pd.DataFrame(columns=[*by, "metric", "estimate", "ci_low", "ci_high", "n"])
-    return pd.concat(parts, ignore_index=True)
 
 
 def failures(cases: pd.DataFrame) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from robustbench_liver.stats import bootstrap_ci, compare_models
@@ -15,6 +17,32 @@ CASE_METRICS = {
 KEYS = ["scenario", "model", "condition"]
 
 
+def scores(
+    cases: pd.DataFrame,
+    lesions: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("model", "condition"),
+    resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per group x metric: estimate and cluster-bootstrap CI (by base scan).
+    Failed cases are left out."""
+    by = list(by)
+    parts = []
+    ok = cases[cases["status"] == "ok"] if not cases.empty else cases
+    stats = dict(by=by, n_resamples=resamples, confidence=confidence, seed=seed)
+    if not ok.empty:
+        parts.append(bootstrap_ci(ok, list(CASE_METRICS), **stats))  # type: ignore[arg-type]
+    if not lesions.empty and "detected" in lesions:
+        found = lesions.assign(lesion_sensitivity=lesions["detected"].astype(float))
+        parts.append(bootstrap_ci(found, ["lesion_sensitivity"], **stats))  # type: ignore[arg-type]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=[*by, "metric", "estimate", "ci_low", "ci_high", "n"])
+    return pd.concat(parts, ignore_index=True)
+
+
 def summarize(
     cases: pd.DataFrame, lesions: pd.DataFrame, resamples: int = 2000, seed: int = 0
 ) -> pd.DataFrame:
@@ -22,25 +50,16 @@ def summarize(
     Failed predictions are left out of the metrics and counted in `failed`."""
     if cases.empty:
         return pd.DataFrame()
-    ok = cases[cases["status"] == "ok"]
-    parts = []
-    for scenario, table in ok.groupby("scenario", sort=True):
-        ci = bootstrap_ci(
-            table, list(CASE_METRICS), by=("model", "condition"), n_resamples=resamples, seed=seed
-        )
-        parts.append(ci.assign(scenario=scenario))
-    if not lesions.empty and "detected" in lesions:
-        found = lesions.assign(lesion_sensitivity=lesions["detected"].astype(float))
-        for scenario, table in found.groupby("scenario", sort=True):
-            ci = bootstrap_ci(
-                table,
-                ["lesion_sensitivity"],
-                by=("model", "condition"),
-                n_resamples=resamples,
-                seed=seed,
-            )
-            parts.append(ci.assign(scenario=scenario))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    parts = [
+        scores(
+            table,
+            lesions[lesions["scenario"] == scenario] if not lesions.empty else lesions,
+            resamples=resamples,
+            seed=seed,
+        ).assign(scenario=scenario)
+        for scenario, table in cases.groupby("scenario", sort=True)
+    ]
+    out = pd.concat(parts, ignore_index=True)
     failed = (cases["status"] != "ok").groupby([cases[k] for k in KEYS]).sum().rename("failed")
     return out.merge(failed.reset_index(), on=KEYS, how="left")
 

@@ -10,7 +10,8 @@ import pytest
 from robustbench_liver.errors import DataError
 from robustbench_liver.report import ReportOptions, RunData, build_report, load_run, write_report
 from robustbench_liver.report.document import Table
-from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci, lookup, scores
+from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci, lookup
+from robustbench_liver.runs.summary import scores
 
 FAST = ReportOptions(montages=False, resamples=200)
 

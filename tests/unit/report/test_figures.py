@@ -7,7 +7,8 @@ import pandas as pd
 
 from robustbench_liver.report import montage, plots
 from robustbench_liver.report.headline import detection_by_size
-from robustbench_liver.report.tables import METRICS, model_tests, scores
+from robustbench_liver.report.tables import METRICS, model_tests
+from robustbench_liver.runs.summary import scores
 
 MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -19,7 +19,7 @@ from robustbench_liver.report.leaderboard import (
     write_leaderboard,
 )
 from robustbench_liver.report.schema import problems, validate
-from robustbench_liver.report.tables import scores
+from robustbench_liver.runs.summary import scores
 
 
 def test_board_holds_scores_profiles_hashes_cards_and_digests(run_folder):

@@ -17,9 +17,8 @@ from robustbench_liver.report.tables import (
     lookup,
     model_tests,
     ok_rows,
-    scores,
 )
-from robustbench_liver.runs.summary import summarize
+from robustbench_liver.runs.summary import scores, summarize
 from robustbench_liver.stats import adjust_pvalues, compare_conditions, compare_models
 
 KEYS = ["model", "condition", "metric"]
