@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from robustbench_liver.errors import DataError
+from robustbench_liver.errors import DataError, did_you_mean
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -219,13 +219,12 @@ class TumorRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TumorRecord:
         """Rebuild a record from `to_dict` output (e.g. after a JSON round trip)."""
-        from robustbench_liver.errors import did_you_mean
-
-        known = set(cls.__dataclass_fields__)
+        fields = cls.__dataclass_fields__
+        known = set(fields)
         unknown = [k for k in data if k not in known]
         if unknown:
             raise DataError("tumor record: " + did_you_mean(unknown[0], known, "field"))
-        optional = {"volume_mm3", "equivalent_radius_mm", "mean_hu_change", "vessel_distance_mm"}
+        optional = {name for name, f in fields.items() if f.default is not MISSING}
         missing = sorted(known - set(data) - optional)
         if missing:
             raise DataError(f"tumor record: missing field(s) {', '.join(missing)}")

@@ -67,12 +67,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _checkpoint_iteration(out: Path) -> int:
     """Where a previous session stopped (0 for a new run); only for the progress bar."""
-    path = out / "checkpoint.pt"
+    from robustbench_liver.training.loop import CHECKPOINT
+
+    path = out / CHECKPOINT
     if not path.exists():
         return 0
     import torch
 
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["iteration"])
+        # mmap: the iteration count without reading the weights and optimizer state
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return int(state["iteration"])
     except Exception:  # train() reports a damaged checkpoint properly
         return 0

@@ -259,7 +259,7 @@ def _tail(data: bytes) -> str:
 
 def from_spec(data: Mapping[str, Any], path: Path) -> CommandModel:
     """A CommandModel from a parsed spec file (see the module docstring)."""
-    args = Args({k: v for k, v in data.items() if k not in ("adapter", "card")}, path, "command")
+    args = Args(data, path, "command")
     argv = args.take("argv", list, what="the command as a list, with {input_dir} and {output_dir}")
     timeout = args.take("timeout_s", (int, float), 3600.0)
     batch_size = args.take("batch_size", int, 16)

@@ -40,11 +40,15 @@ def read_spec(path: str | Path) -> dict[str, Any]:
     return data
 
 
+_SPEC_KEYS = ("adapter", "card")  # every spec has these; the rest belongs to the adapter
+
+
 class Args:
-    """The arguments of one spec, taken key by key; `done()` refuses any left over."""
+    """The adapter's arguments of one spec (all keys but `adapter` and `card`), taken key by
+    key; `done()` refuses any left over."""
 
     def __init__(self, data: Mapping[str, Any], path: Path, adapter: str):
-        self.data = dict(data)
+        self.data = {k: v for k, v in data.items() if k not in _SPEC_KEYS}
         self.path = path
         self.adapter = adapter
         self.known: set[str] = set()
@@ -79,7 +83,7 @@ class Args:
         for key in self.data:
             raise ModelError(
                 f"{self.path}: {self.adapter} adapter: "
-                + did_you_mean(str(key), self.known | {"adapter", "card"}, "key")
+                + did_you_mean(str(key), self.known | set(_SPEC_KEYS), "key")
             )
 
 

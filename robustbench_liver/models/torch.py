@@ -139,7 +139,7 @@ class TorchModel(SegmentationModel):
 
 def from_spec(data: Mapping[str, Any], path: Path) -> TorchModel:
     """A TorchModel from a parsed spec file (see the module docstring)."""
-    args = Args({k: v for k, v in data.items() if k not in ("adapter", "card")}, path, "torch")
+    args = Args(data, path, "torch")
     network = args.take("network", str, what=f"a MONAI network name: {', '.join(NETWORKS)}")
     network_args = args.take("network_args", dict, {})
     checkpoint = args.path_of("checkpoint", what="the weights file")

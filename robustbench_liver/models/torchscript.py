@@ -60,9 +60,7 @@ class TorchScriptModel(SegmentationModel):
 
 def from_spec(data: Mapping[str, Any], path: Path) -> TorchScriptModel:
     """A TorchScriptModel from a parsed spec file (see the module docstring)."""
-    args = Args(
-        {k: v for k, v in data.items() if k not in ("adapter", "card")}, path, "torchscript"
-    )
+    args = Args(data, path, "torchscript")
     file = args.path_of("file", what="the TorchScript file (torch.jit.save)")
     sha256 = args.take("sha256", str, None)
     device = args.take("device", str, "auto")

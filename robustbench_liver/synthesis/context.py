@@ -171,11 +171,7 @@ def build_context(scan: Scan, source: str, sigma_mm: float, margin_hu: float) ->
         rhi = np.minimum(hi + reach, liver.shape)
         rbox = tuple(slice(int(a), int(b)) for a, b in zip(rlo, rhi, strict=True))
         sub = scan.vessels[rbox]
-        both = np.concatenate(
-            [flat, _volume_flat(np.flatnonzero(sub), sub.shape, rlo, liver.shape)]
-        )
-        both.sort()
-        flat = both[np.concatenate([[True], np.diff(both) != 0])] if both.size else both
+        flat = np.union1d(flat, _volume_flat(np.flatnonzero(sub), sub.shape, rlo, liver.shape))
     vessel_vox = np.stack(np.unravel_index(flat, liver.shape), axis=-1).astype(np.int32)
     tree = cKDTree(vessel_vox * spacing) if len(vessel_vox) else None
 

@@ -17,7 +17,12 @@ import numpy as np
 
 from robustbench_liver.errors import SynthesisError
 from robustbench_liver.synthesis import location, measure, paint
-from robustbench_liver.synthesis.config import SizeClass, TumorConfig, as_config
+from robustbench_liver.synthesis.config import (
+    INTENSITY_MODELS,
+    SizeClass,
+    TumorConfig,
+    as_config,
+)
 from robustbench_liver.synthesis.context import ScanContext, get_context
 from robustbench_liver.types import Case, Scan, TumorRecord
 
@@ -281,7 +286,7 @@ def _check_records(scan: Scan, records: list[TumorRecord]) -> None:
                 f"scan {scan.id!r}: tumor {i} centre {r.center_vox} lies outside the volume "
                 f"{scan.shape}"
             )
-        if r.intensity_model not in ("texture", "released"):
+        if r.intensity_model not in INTENSITY_MODELS:
             raise SynthesisError(
                 f"scan {scan.id!r}: tumor {i} has unknown intensity_model {r.intensity_model!r}"
             )
