@@ -21,6 +21,7 @@ import yaml
 
 from robustbench_liver.inference import InferenceSettings
 from robustbench_liver.models.checksum import sha256_of
+from robustbench_liver.models.protocol import ModelCard
 from robustbench_liver.training.config import ConfigError, TrainConfig, config_from_dict
 from robustbench_liver.training.data import BaseScans, check_scans, sample_patches, training_case
 from robustbench_liver.training.network import make_network
@@ -46,16 +47,29 @@ class TrainResult:
     sha256: str
 
 
-def settings_of(config: TrainConfig) -> InferenceSettings:
+def card_of(config: TrainConfig, trained_on: str = "") -> ModelCard:
+    """The card of the model a run produces: its pre- and post-processing are what the
+    torch adapter will run, so training reads them from here too."""
     m = config.model
-    return InferenceSettings(
+    return ModelCard(
+        name=m.name,
+        version=m.version,
+        description=m.description,
+        adapter="torch",
         hu_window=m.hu_window,
-        normalize=m.normalize,  # type: ignore[arg-type]
+        normalize=m.normalize,
         spacing_mm=m.spacing_mm,
         roi_size=m.roi_size,
         overlap=m.overlap,
         min_tumor_mm3=m.min_tumor_mm3,
+        license=m.license,
+        citation=m.citation,
+        trained_on=trained_on,
     )
+
+
+def settings_of(config: TrainConfig) -> InferenceSettings:
+    return card_of(config).inference_settings()
 
 
 def learning_rate(config: TrainConfig, iteration: int) -> float:
@@ -155,22 +169,11 @@ def export(
         "network_args": dict(m.network_args),
         "checkpoint": weights.name,
         "sha256": digest,
+        # the spec itself names the adapter, the weights and their sha256
         "card": {
-            "name": m.name,
-            "version": m.version,
-            "description": m.description,
-            "hu_window": list(m.hu_window),
-            "normalize": m.normalize,
-            "spacing_mm": list(m.spacing_mm),
-            "roi_size": list(m.roi_size),
-            "overlap": m.overlap,
-            "min_tumor_mm3": m.min_tumor_mm3,
-            "classes": ["background", "liver", "tumor"],
-            "output": "labels",
-            "needs_liver": False,
-            "license": m.license,
-            "citation": m.citation,
-            "trained_on": trained_on,
+            k: v
+            for k, v in card_of(config, trained_on).to_dict().items()
+            if k not in ("adapter", "weights", "sha256")
         },
     }
     spec_path = out / f"{m.export_name}.yaml"
@@ -246,4 +249,4 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["TrainResult", "export", "learning_rate", "settings_of", "train"]
+__all__ = ["TrainResult", "card_of", "export", "learning_rate", "settings_of", "train"]
