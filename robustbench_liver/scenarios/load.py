@@ -75,7 +75,7 @@ def load_scenario(path: str | Path, root: str | Path | None = None) -> Scenario:
     """Read, merge (`extends:`) and validate a scenario file."""
     located = read_yaml(path, root)
     scenario = validate(located)
-    sources = {str(p): p.read_text(encoding="utf-8") for p in located.files}
+    sources = {str(p): text for p, text in zip(located.files, located.texts, strict=True)}
     return Scenario(
         scenario.spec, scenario.conditions, scenario.reference, located.files[0], sources
     )

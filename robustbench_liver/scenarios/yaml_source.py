@@ -22,6 +22,8 @@ class Located:
     lines: dict[Key, tuple[Path, int]]
     files: tuple[Path, ...]
     """The files read, the requested one first, then what it extends."""
+    texts: tuple[str, ...] = ()
+    """Their text, in the same order."""
 
     def where(self, key: Key) -> tuple[Path, int | None]:
         """The file and line of `key`, or of its nearest written ancestor."""
@@ -53,7 +55,7 @@ def _read(path: Path, root: Path, chain: tuple[Path, ...]) -> Located:
     data, lines = _parse(text, path)
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
-        return Located(data, lines, (path,))
+        return Located(data, lines, (path,), (text,))
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         line = lines.get(("extends",), (path, None))[1]
         raise ScenarioError(
@@ -67,7 +69,7 @@ def _read(path: Path, root: Path, chain: tuple[Path, ...]) -> Located:
     parent = _read(parent_path, root, (*chain, path))
     merged_lines = dict(parent.lines)
     merged = _merge(parent.data, data, (), merged_lines, lines)
-    return Located(merged, merged_lines, (path, *parent.files))
+    return Located(merged, merged_lines, (path, *parent.files), (text, *parent.texts))
 
 
 def _inside(root: Path, path: Path, ref: str, line: int | None) -> Path:
@@ -98,14 +100,17 @@ def _merge(base: Any, over: Any, key: Key, lines: dict, over_lines: dict) -> Any
 
 
 def _parse(text: str, path: Path) -> tuple[dict[str, Any], dict[Key, tuple[Path, int]]]:
+    loader = yaml.SafeLoader(text)  # one parse gives both the nodes (lines) and the data
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(err, "problem", None) or str(err)
         raise ScenarioError(path, [("", line, f"not valid YAML: {problem}")]) from None
+    finally:
+        loader.dispose()
     if data is None:
         raise ScenarioError(path, [("", None, "the file is empty")])
     if not isinstance(data, dict):
