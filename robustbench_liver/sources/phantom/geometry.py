@@ -26,10 +26,12 @@ class Grid:
         return tuple(slice(int(a), int(b)) for a, b in zip(i0, i1, strict=True))  # type: ignore[return-value]
 
     def axes(self, box: tuple[slice, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Open-mesh mm coordinates (broadcastable) of the voxel centres in `box`."""
+        """Open-mesh mm coordinates (broadcastable) of the voxel centres in `box` (slices
+        may have a step)."""
         out = []
         for d, s in enumerate(box):
-            coord = self.origin[d] + np.arange(s.start, s.stop, dtype=np.float32) * self.spacing[d]
+            idx = np.arange(s.start, s.stop, s.step or 1, dtype=np.float32)
+            coord = self.origin[d] + idx * self.spacing[d]
             shape = [1, 1, 1]
             shape[d] = coord.size
             out.append(coord.reshape(shape))

@@ -6,9 +6,8 @@ import numpy as np
 
 from robustbench_liver.sources.phantom.anatomy import Anatomy
 from robustbench_liver.sources.phantom.body import cavity_level, diaphragm_z
-from robustbench_liver.sources.phantom.canvas import Box, Canvas
+from robustbench_liver.sources.phantom.canvas import Canvas
 from robustbench_liver.sources.phantom.geometry import (
-    Grid,
     SmoothField,
     ellipsoid_level,
     polyline,
@@ -152,22 +151,12 @@ def liver_mask(
     if box is None:
         return None, None
     box = tuple(slice(s.start, s.stop, st) for s, st in zip(box, stride, strict=True))  # type: ignore[assignment]
-    x, y, z = _strided_axes(grid, box)
+    x, y, z = grid.axes(box)
     inside = liver_level(x, y, z, an, field, scale) < 1
     inside &= cavity_level(x, y, an, shrink=2.0) < 1
     inside &= z < diaphragm_z(x, y, an) - 1.0
     inside &= ~canvas.reserved[box]
     return box, inside
-
-
-def _strided_axes(grid: Grid, box: Box):
-    out = []
-    for d, s in enumerate(box):
-        idx = np.arange(s.start, s.stop, s.step or 1, dtype=np.float32)
-        shape = [1, 1, 1]
-        shape[d] = idx.size
-        out.append((grid.origin[d] + idx * grid.spacing[d]).reshape(shape))
-    return out
 
 
 def fit_liver_scale(canvas: Canvas, an: Anatomy, field: SmoothField) -> float:
