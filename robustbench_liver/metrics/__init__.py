@@ -6,6 +6,7 @@ empty-case policy (`Score`).
 
 from __future__ import annotations
 
+from robustbench_liver.metrics._masks import bounding_box
 from robustbench_liver.metrics.case import (
     CaseScores,
     MetricOptions,
@@ -41,6 +42,7 @@ __all__ = [
     "PredictionError",
     "Score",
     "ToleranceBelowSpacingWarning",
+    "bounding_box",
     "case_detection",
     "dice",
     "equivalent_radius_mm",
