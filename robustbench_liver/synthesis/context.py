@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -62,7 +63,8 @@ class ScanContext:
     si_split: tuple[float, float]
     """Superior/inferior plane (voxel coordinate) in the (left, right) lobe."""
     superior_is_high: bool
-    _lazy: dict[str, Any] = field(default_factory=dict)
+    cubes: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+    """Vessel-free cube masks by half-size in voxels, bit-packed (location's LRU cache)."""
 
     @property
     def box_shape(self) -> tuple[int, int, int]:
@@ -113,20 +115,41 @@ class ScanContext:
         values = self.scan.image[box][shell][keep]
         return float(np.median(values)) if values.size >= 50 else self.parenchyma_hu
 
-    def surface_tree(self) -> cKDTree:
+    def _grown_liver(self) -> tuple[np.ndarray, np.ndarray]:
+        """The liver mask on its box grown by one voxel (clipped), and that box's corner."""
+        liver = self.scan.liver
+        lo = np.maximum(self.lo - 1, 0)
+        hi = np.minimum(self.hi + 1, liver.shape)
+        return liver[tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))], lo
+
+    @cached_property
+    def surface_tree(self) -> cKDTree | None:
         """k-d tree (grid mm) of the non-liver voxels touching the liver: depth queries."""
-        if "surface" not in self._lazy:
-            liver = self.scan.liver
-            lo = np.maximum(self.lo - 1, 0)
-            hi = np.minimum(self.hi + 1, liver.shape)
-            sub = liver[tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))]
-            # The nearest non-liver voxel to a liver point always has a liver neighbour, so
-            # this outer layer gives exact depths. The array edge is not a surface (as in
-            # scipy's distance transform): livers cut by the field of view stay "deep" there.
-            layer = ndimage.binary_dilation(sub) & ~sub
-            pts = (np.argwhere(layer) + lo) * self.spacing
-            self._lazy["surface"] = cKDTree(pts) if len(pts) else None
-        return self._lazy["surface"]
+        sub, lo = self._grown_liver()
+        # The nearest non-liver voxel to a liver point always has a liver neighbour, so
+        # this outer layer gives exact depths. The array edge is not a surface (as in
+        # scipy's distance transform): livers cut by the field of view stay "deep" there.
+        layer = ndimage.binary_dilation(sub) & ~sub
+        pts = (np.argwhere(layer) + lo) * self.spacing
+        return cKDTree(pts) if len(pts) else None
+
+    @cached_property
+    def depth_map(self) -> np.ndarray:
+        """Depth (mm) under the liver surface of every voxel of the liver box."""
+        sub, lo = self._grown_liver()
+        # Zeros only where the liver really ends; scipy does not treat the array edge as a
+        # zero, which matches the k-d tree's convention.
+        edt = ndimage.distance_transform_edt(sub, sampling=self.spacing)
+        cut = tuple(
+            slice(int(a - b), int(a - b + n))
+            for a, b, n in zip(self.lo, lo, self.box_shape, strict=True)
+        )
+        return edt[cut]
+
+    @cached_property
+    def all_vox(self) -> np.ndarray:
+        """(N, 3) int32 voxel index of every liver voxel (exhaustive placement searches)."""
+        return self.liver_vox(self.liver_flat).astype(np.int32)
 
 
 _CACHE: weakref.WeakKeyDictionary[Scan, dict[tuple[Any, ...], ScanContext]] = (

@@ -228,7 +228,7 @@ def _depth_ok(
     if cons.depth_mm is None:
         return np.ones(len(vox), dtype=bool)
     lo, hi = cons.depth_mm
-    tree = ctx.surface_tree()
+    tree = ctx.surface_tree
     if tree is None:  # the liver fills the whole array: no surface anywhere
         return np.full(len(vox), np.isinf(hi))
     d, _ = tree.query(mm, distance_upper_bound=hi + _EPS)
@@ -245,9 +245,7 @@ def _exhaustive(
     """Search every liver voxel: whole-box masks for the cheap checks, then the rest in a
     random order until one passes. Raises SynthesisError when none does."""
     flat = ctx.liver_flat
-    if "all_vox" not in ctx._lazy:  # every liver voxel's index, kept for later searches
-        ctx._lazy["all_vox"] = ctx.liver_vox(flat).astype(np.int32)
-    vox = ctx._lazy["all_vox"]
+    vox = ctx.all_vox
     counts: list[str] = [f"{len(flat):,} liver voxels"]
     ok = np.ones(len(flat), dtype=bool)
     allowed = expand_regions(cons.regions)
@@ -264,7 +262,7 @@ def _exhaustive(
         ok[sel] = _clear_of_others(vox[sel] * ctx.spacing, req, cons, placed)
         counts.append(f"{int(ok.sum()):,} clear of the {len(placed)} tumors placed before")
     if cons.depth_mm is not None:
-        depth = _depth_map(ctx)[tuple((vox - ctx.lo).T)]
+        depth = ctx.depth_map[tuple((vox - ctx.lo).T)]
         ok &= (depth >= cons.depth_mm[0] - _EPS) & (depth <= cons.depth_mm[1] + _EPS)
         counts.append(f"{int(ok.sum()):,} at depth {cons.depth_mm[0]:g}-{cons.depth_mm[1]:g} mm")
     live = np.flatnonzero(ok)
@@ -303,8 +301,8 @@ def _cube_mask(ctx: ScanContext, half_mm: float) -> np.ndarray:
     are cached on the context per cube size in voxels (bit-packed), as the same sizes recur.
     """
     h = np.floor(half_mm / ctx.spacing + _EPS).astype(int)
-    key = ("cube", *h.tolist())
-    cache = ctx._lazy.setdefault("cubes", {})
+    key = tuple(h.tolist())
+    cache = ctx.cubes
     if key in cache:
         packed = cache.pop(key)
         cache[key] = packed  # most recently used last
@@ -331,21 +329,3 @@ def _cube_mask(ctx: ScanContext, half_mm: float) -> np.ndarray:
     while len(cache) > _CUBE_CACHE_SIZE:
         cache.pop(next(iter(cache)))
     return free
-
-
-def _depth_map(ctx: ScanContext) -> np.ndarray:
-    """Depth (mm) of every voxel of the liver box; cached on the context."""
-    if "depth" not in ctx._lazy:
-        liver = ctx.scan.liver
-        lo = np.maximum(ctx.lo - 1, 0)
-        hi = np.minimum(ctx.hi + 1, liver.shape)
-        sub = liver[tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))]
-        # Zeros only where the liver really ends; scipy does not treat the array edge as a
-        # zero, which matches the k-d tree's convention.
-        edt = ndimage.distance_transform_edt(sub, sampling=ctx.spacing)
-        cut = tuple(
-            slice(int(a - b), int(a - b + n))
-            for a, b, n in zip(ctx.lo, lo, ctx.box_shape, strict=True)
-        )
-        ctx._lazy["depth"] = edt[cut]
-    return ctx._lazy["depth"]
