@@ -83,7 +83,7 @@ def sample(scan: Scan, config: str | TumorConfig, rng: RngLike) -> list[TumorRec
     placed: list[tuple[np.ndarray, float]] = []
     for number, draft in enumerate(drafts):
         a = np.asarray(draft["semi_axes_mm"])
-        rot = paint.geometry(_stub(draft))[1]
+        rot = paint.rotation(draft["rotation_deg"])
         bound = float(a.max()) * (1.0 + draft["lobulation"])
         req = location.Request(
             name=f"tumor {number} ({draft['size_class']})",
@@ -123,7 +123,8 @@ def sample(scan: Scan, config: str | TumorConfig, rng: RngLike) -> list[TumorRec
                 center_vox=(int(center[0]), int(center[1]), int(center[2])),
                 center_mm=(float(world[0]), float(world[1]), float(world[2])),
                 liver_region=str(ctx.region_of(center[None])[0]),
-                **{**draft, "parenchyma_hu": ctx.local_parenchyma(center, a)},
+                parenchyma_hu=ctx.local_parenchyma(center, a),
+                **draft,
             )
         )
     return records
@@ -168,7 +169,6 @@ def _draw(
         "edge_blur_mm": edge if cfg.edge_blur else 0.0,
         "intensity_model": cfg.intensity_model,
         "delta_hu": -released_delta if released else delta,
-        "parenchyma_hu": ctx.parenchyma_hu,
         "texture_sigma_hu": (1.0 if released else sigma_factor * ctx.parenchyma_sd)
         if cfg.texture
         else 0.0,
@@ -184,13 +184,6 @@ def _draw(
         "vessel_margin_hu": cfg.vessel_margin_hu,
         "vessel_threshold_hu": ctx.vessel_threshold_hu,
     }
-
-
-def _stub(draft: dict[str, Any]) -> TumorRecord:
-    """A placeholder record for geometry helpers before the centre is known."""
-    return TumorRecord(
-        index=0, center_vox=(0, 0, 0), center_mm=(0.0, 0.0, 0.0), liver_region="", **draft
-    )
 
 
 def _euler_zyx(quat: np.ndarray) -> tuple[float, float, float]:

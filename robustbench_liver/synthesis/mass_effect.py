@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from robustbench_liver.synthesis.shape import axis_reach_mm
+
 
 def source_scale(rho: np.ndarray, strength: float, extent: float) -> np.ndarray:
     """gamma'/gamma for normalised radius `rho` (identity at and beyond `extent`)."""
@@ -76,5 +78,4 @@ def warp(
 
 def zone_extent_mm(semi_axes: np.ndarray, rotated: bool, extent: float) -> np.ndarray:
     """Half-extent (mm) per axis of the warped zone."""
-    base = np.full(3, semi_axes.max()) if rotated else np.asarray(semi_axes, dtype=np.float64)
-    return base * extent
+    return axis_reach_mm(semi_axes, rotated) * extent

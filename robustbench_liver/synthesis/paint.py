@@ -18,9 +18,13 @@ Box = tuple[slice, slice, slice]
 
 def geometry(record: TumorRecord) -> tuple[np.ndarray, np.ndarray | None]:
     """(semi-axes, rotation matrix or None for axis-aligned)."""
-    a = np.asarray(record.semi_axes_mm, dtype=np.float64)
-    rotated = any(angle != 0 for angle in record.rotation_deg)
-    return a, (shape.rotation_matrix(record.rotation_deg) if rotated else None)
+    return np.asarray(record.semi_axes_mm, dtype=np.float64), rotation(record.rotation_deg)
+
+
+def rotation(angles_deg: tuple[float, float, float]) -> np.ndarray | None:
+    """The rotation matrix of z-y-x Euler angles, or None for an axis-aligned tumor."""
+    rotated = any(angle != 0 for angle in angles_deg)
+    return shape.rotation_matrix(angles_deg) if rotated else None
 
 
 def _half_sizes(record: TumorRecord, spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +149,7 @@ def _shape(
     reach = shape.displacement_reach(
         record.seed, record.elastic_sigma_mm, record.elastic_points, a, full_offsets
     )
-    base = np.full(3, a.max()) if rot is not None else a
+    base = shape.axis_reach_mm(a, rot is not None)
     margin = shape.blur_margin(record.edge_blur_mm, spacing)
     half = np.ceil((base * (1.0 + record.lobulation) + reach) / spacing).astype(int) + 1 + margin
     half = np.minimum(half, tumor_half)

@@ -35,12 +35,19 @@ def rotation_matrix(angles_deg: tuple[float, float, float]) -> np.ndarray:
     return rz @ ry @ rx
 
 
+def axis_reach_mm(semi_axes: np.ndarray, rotated: bool) -> np.ndarray:
+    """Half-extent per axis (mm) of the ellipsoid: a rotated one may reach its longest
+    semi-axis along any axis."""
+    if rotated:
+        return np.full(3, semi_axes.max())
+    return np.asarray(semi_axes, dtype=np.float64)
+
+
 def extent_mm(
     semi_axes: np.ndarray, rotated: bool, lobulation: float, elastic: float
 ) -> np.ndarray:
     """Half-extent per axis (mm) that contains the deformed, lobulated ellipsoid."""
-    base = np.full(3, semi_axes.max()) if rotated else np.asarray(semi_axes, dtype=np.float64)
-    return base * (1.0 + lobulation) + ELASTIC_CLIP * elastic
+    return axis_reach_mm(semi_axes, rotated) * (1.0 + lobulation) + ELASTIC_CLIP * elastic
 
 
 def axis_offsets(lo: int, hi: int, center: int, spacing: float) -> np.ndarray:

@@ -84,8 +84,7 @@ def released_texture(
     blur_mm: float,
 ) -> np.ndarray:
     """The authors' texture in [0, 1] (mean about u0 ~ 0.52) on the box, see module doc."""
-    rng = np.random.default_rng([seed, 3])
-    scale, base, u0 = rng.uniform(0.19, 0.21), rng.uniform(0.04, 0.06), rng.uniform(0.5, 0.55)
+    scale, base, u0 = _released_levels(seed)
     sigma = math.hypot(grain_mm, blur_mm)
     # shrink of the s.d. by the second blur, for Gaussian-smoothed white noise
     shrink = (grain_mm / sigma) ** 1.5 if grain_mm > 0 else 0.0
@@ -126,10 +125,14 @@ def scan_grain(f: np.ndarray, sigma_vox: float = 1.0) -> np.ndarray:
 
 def released_flat(seed: int) -> float:
     """The released texture's mean level u0 (used when the texture step is off)."""
+    return _released_levels(seed)[2]
+
+
+def _released_levels(seed: int) -> tuple[float, float, float]:
+    """The released model's per-tumor scale, base and mean level u0."""
     rng = np.random.default_rng([seed, 3])
-    rng.uniform(0.19, 0.21)
-    rng.uniform(0.04, 0.06)
-    return float(rng.uniform(0.5, 0.55))
+    scale, base, u0 = rng.uniform(0.19, 0.21), rng.uniform(0.04, 0.06), rng.uniform(0.5, 0.55)
+    return float(scale), float(base), float(u0)
 
 
 def _smoothed_sd(sigma: float, truncate: float = 3.0) -> float:
