@@ -10,11 +10,20 @@ EXAMPLE = """\
 examples:
   robustbench-liver leaderboard runs/quick runs/size --out board/
   robustbench-liver leaderboard runs/quick runs/size --out board/ --verify
+  robustbench-liver leaderboard runs/full runs/lim4 --out board/ --same-cases   # refused
 
-Each scenario version (name, version, hash) gets its own board: runs of different versions
-are shown apart, never ranked together. The same model on the same scenario version in two
-run folders is refused. --verify writes nothing: it checks board/leaderboard.json against the
-schema and recomputes every number from the runs' per-case rows; exit code 1 on any mismatch.
+A board holds one scenario version (name, version, hash) run on one case set: runs of
+another version, or of the same version on other cases (another --limit, an unfinished run,
+other base scans from another data root), get a board of their own with a note saying how
+their cases differ; --same-cases refuses them instead (exit code 1). The same model on the
+same scenario version and cases in two run folders is refused. Rows marked seen_in_training
+(cases whose base scan the model was trained on) are left out of its scores, with a note
+counting them; --include-seen keeps them.
+
+--verify writes nothing: it checks board/leaderboard.json against the schema and recomputes
+every number from the runs' rows with the board's own settings; exit code 1 on any mismatch.
+The row digests cover results and case identity, not timings, error texts or paths, so an
+honest re-run of the same scenario in another folder or on another machine verifies.
 """
 
 
@@ -36,6 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resamples", type=int, help="bootstrap resamples (default: each scenario's statistics)"
     )
+    parser.add_argument(
+        "--include-seen",
+        action="store_true",
+        help="score rows marked seen_in_training too (default: left out, with a note)",
+    )
+    parser.add_argument(
+        "--same-cases",
+        action="store_true",
+        help="refuse runs of one scenario version on different case sets instead of putting "
+        "each case set on a board of its own",
+    )
     parser.set_defaults(func=run)
 
 
@@ -49,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
     )
 
     if args.verify:
-        if args.resamples is not None:
+        settings = {"--resamples": args.resamples is not None, "--include-seen": args.include_seen}
+        given = [flag for flag, on in settings.items() if on]
+        if given:
             raise RobustBenchError(
-                "--verify uses the leaderboard's own resamples; drop --resamples"
+                f"--verify uses the leaderboard's own settings; drop {' and '.join(given)}"
             )
         document = read_leaderboard(args.out)
         verify_or_raise(document, args.run_dirs)
@@ -60,8 +82,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.resamples is not None and args.resamples < 100:
         raise RobustBenchError(f"--resamples must be at least 100, got {args.resamples}")
-    document = build_leaderboard(args.run_dirs, resamples=args.resamples)
+    document = build_leaderboard(
+        args.run_dirs,
+        resamples=args.resamples,
+        include_seen=args.include_seen,
+        same_cases=args.same_cases,
+    )
     written = write_leaderboard(document, args.out)
-    boards = ", ".join(f"{b['scenario']} v{b['version']}" for b in document["boards"])
+    boards = ", ".join(
+        f"{b['scenario']} v{b['version']} ({b['case_set']['cases']} cases)"
+        for b in document["boards"]
+    )
     print(f"{len(document['boards'])} board(s) ({boards}) -> " + ", ".join(map(str, written)))
     return 0

@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "robustbench_liver.cli.synth",
     "robustbench_liver.cli.run",
     "robustbench_liver.cli.compare",
+    "robustbench_liver.cli.coverage",
     "robustbench_liver.cli.preview",
     "robustbench_liver.cli.evaluate",
     "robustbench_liver.cli.report",

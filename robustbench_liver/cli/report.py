@@ -14,8 +14,8 @@ examples:
 
 The page holds, per scenario, condition and model: DSC, NSD, case sensitivity, specificity
 and lesion sensitivity with CIs, p-values against the reference condition, plots, the
-small-tumor headline, failures, and montages of each model's best and worst case (the model
-is run again on those few cases: runs keep no prediction masks; --no-predict skips that).
+small-tumor headline, failures, and montages of each model's best and worst case (drawn from
+the masks the run stored: a report reads the run folder only and never runs a model).
 """
 
 
@@ -34,9 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--no-montages", action="store_true", help="leave the montages out")
-    parser.add_argument(
-        "--no-predict", action="store_true", help="montages without prediction outlines"
-    )
     add_data_root(parser, "where file-based base scans live, for montages")
     parser.set_defaults(func=run)
 
@@ -53,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         seed=args.seed,
         montages=not args.no_montages,
-        predict=not args.no_predict,
         data_root=None if args.data_root is None else str(args.data_root),
     )
     out = args.out or data.root / "report"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -28,13 +28,15 @@ LABELS = (0, 1, 2)
 
 @dataclass(frozen=True)
 class MetricOptions:
-    """How a case is scored. The defaults are DESIGN.md §6."""
+    """How a case is scored. The defaults are DESIGN.md §6, and the only defaults: scenarios
+    (`scenarios.schema`), `run` and `evaluate` all take theirs from here."""
 
     nsd_tolerance_mm: float = 2.0
-    min_volume_mm3: float = 0.0
-    """Case-level detection: smallest predicted tumor volume that calls a case positive."""
+    min_volume_mm3: float = 10.0
+    """Case-level detection: smallest predicted tumor volume that calls a case positive
+    (10 mm³: a few stray voxels do not make a case positive)."""
     lesion_rule: LesionRule = "overlap"
-    iou_threshold: float = 0.5
+    iou_threshold: float = 0.1
     """Only with ``lesion_rule="iou"``."""
     probability_threshold: float = 0.5
     tumor_label: int = 2
@@ -211,6 +213,7 @@ def score_case(
         "pred_volume_mm3": called.predicted_volume_mm3,
         "n_lesions": len(found.lesions),
         "n_lesions_detected": found.n_detected,
+        "n_predicted_lesions": found.n_predicted_components,
         "n_false_positive_lesions": found.false_positives,
         "false_positive_volume_mm3": found.false_positive_volume_mm3,
         "spacing_x_mm": spacing_[0],
@@ -224,7 +227,8 @@ def score_case(
         "empty_policy": EMPTY_POLICY,
     }
     lesions = [
-        {**head, **asdict(lesion), "lesion_profile": found.profile} for lesion in found.lesions
+        {**head, **asdict(lesion), "lesion_profile": found.profile, "status": "ok"}
+        for lesion in found.lesions
     ]
     return CaseScores(case, lesions)
 
@@ -232,7 +236,8 @@ def score_case(
 def failed_case_row(
     case_id: str, status: str, error: str, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The case row of a case that could not be scored: status and error, no metrics."""
+    """The case row of a case that could not be scored: status and error, no metrics (the
+    statistics decide what a failure counts as: `metrics.registry`)."""
     return {
         "case_id": case_id,
         **(extra or {}),
@@ -245,3 +250,37 @@ def failed_case_row(
         "case_specificity": math.nan,
         "empty_policy": EMPTY_POLICY,
     }
+
+
+def failed_case(
+    case_id: str,
+    status: str,
+    error: str,
+    ground_truth: np.ndarray,
+    spacing: Sequence[float],
+    *,
+    options: MetricOptions | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> CaseScores:
+    """A prediction that failed on a case whose ground truth is known: the failed case row,
+    with whether the case has tumor, and one row per ground-truth lesion, not found.
+
+    Keeping the lesions is what lets a failure count as a miss: a model must not gain
+    lesion sensitivity by failing on the hard cases."""
+    options = options or MetricOptions()
+    empty = score_case(
+        np.zeros(np.shape(ground_truth), dtype=bool),
+        ground_truth,
+        spacing,
+        case_id=case_id,
+        options=replace(options, hd95=False),
+        extra=extra,
+    )
+    row = failed_case_row(case_id, status, error, extra)
+    row["has_tumor"] = empty.case["has_tumor"]
+    row["n_lesions"] = empty.case["n_lesions"]
+    row["gt_volume_mm3"] = empty.case["gt_volume_mm3"]
+    for column in ("dsc_profile", "nsd_profile", "case_detection_profile", "lesion_profile"):
+        row[column] = empty.case[column]
+    lesions = [{**lesion, "status": status} for lesion in empty.lesions]
+    return CaseScores(row, lesions)

@@ -53,7 +53,11 @@ class ModelCard:
     license: str = "unknown"
     citation: str = ""
     trained_on: str = ""
-    """What the model was trained on; for unet-synth, which base scans it saw."""
+    """What the model was trained on, for people; for unet-synth, which base scans it saw."""
+    trained_on_scans: tuple[str, ...] = ()
+    """The base scans it was trained on, as `sources.refs.image_digest` values (sha256 hex of
+    the image content, whatever the file's path or format): a run marks every case built on
+    one of them `seen_in_training`."""
 
     def __post_init__(self) -> None:
         where = f"model card {self.name!r}"
@@ -71,6 +75,7 @@ class ModelCard:
         set_ = object.__setattr__
         set_(self, "version", str(self.version))
         set_(self, "classes", tuple(self.classes))
+        set_(self, "trained_on_scans", _digests(self.trained_on_scans, where))
         set_(self, "roi_size", tuple(int(v) for v in self.roi_size))
         if self.hu_window is not None:
             set_(self, "hu_window", tuple(float(v) for v in self.hu_window))
@@ -117,6 +122,22 @@ class ModelCard:
             return cls(**data)
         except TypeError as err:
             raise ModelError(f"{where}: {err}") from None
+
+
+def _digests(value: Any, where: str) -> tuple[str, ...]:
+    """`trained_on_scans` as lower-case sha256 hex strings (YAML gives a list)."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ModelError(f"{where}: trained_on_scans must be a list of sha256 digests")
+    out = []
+    for item in value:
+        digest = str(item).lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ModelError(
+                f"{where}: trained_on_scans: {item!r} is not a sha256 digest (64 hex digits); "
+                "compute one with `python -m robustbench_liver.training.digests`"
+            )
+        out.append(digest)
+    return tuple(out)
 
 
 class BatchItem(NamedTuple):

@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from robustbench_liver.errors import RobustBenchError
 from robustbench_liver.report import montage
 from robustbench_liver.report import sections as sec
 from robustbench_liver.report.document import (
@@ -39,6 +40,9 @@ from robustbench_liver.runs.store import slug
 from robustbench_liver.runs.summary import scores
 from robustbench_liver.types import Case
 
+if TYPE_CHECKING:  # imported where montages are drawn: it plans scenarios
+    from robustbench_liver.report.cases import CaseSource
+
 HEADLINE_TEXT = (
     "The smallest tumor radius from which a model finds at least 80 % of lesions: the smallest "
     "radius bin (all conditions pooled) whose lesion sensitivity, and that of every larger bin "
@@ -54,8 +58,6 @@ class ReportOptions:
     """Bootstrap resamples; None: each scenario's `statistics.resamples`."""
     seed: int = 0
     montages: bool = True
-    predict: bool = True
-    """Recompute predictions for the montages' prediction outlines (runs store no masks)."""
     data_root: str | None = None
     """Where file-based base scans live (montages only; phantoms need nothing)."""
 
@@ -118,6 +120,7 @@ def _numbers(data: RunData, name: str, options: ReportOptions) -> sec.ScenarioNu
         models=sorted(set(cases["model"])),
         conditions=sec.ordered(info.conditions, sorted(set(cases["condition"]))),
         scores=scores(cases, lesions, **stats),  # type: ignore[arg-type]
+        scored_only=scores(cases, lesions, failures="exclude", **stats),  # type: ignore[arg-type]
         failures=failures(cases),
         failed_cases=failed_cases(cases),
         condition_tests=condition_tests(
@@ -215,7 +218,7 @@ def _montage_blocks(data: RunData, num: sec.ScenarioNumbers, options: ReportOpti
     titles: list[str] = []
     cases = data.cases[data.cases["scenario"] == num.info.name]
     try:
-        from robustbench_liver.report.cases import CaseSource, predict
+        from robustbench_liver.report.cases import CaseSource
 
         source = CaseSource(data, options.data_root)
         for model in num.models:
@@ -225,12 +228,11 @@ def _montage_blocks(data: RunData, num: sec.ScenarioNumbers, options: ReportOpti
                 continue
             row: list[montage.Panel | None] = []
             for which, case_row in picks:
-                case = source.case(num.info.name, str(case_row["case_id"]))
-                prediction: np.ndarray | None = None
-                if options.predict:
-                    prediction, note = _predict(predict, data, model, case, case_row)
-                    if note:
-                        notes.append(note)
+                case_id = str(case_row["case_id"])
+                case = source.case(num.info.name, case_id)
+                prediction, note = _stored_prediction(source, num.info.name, model, case_id, case)
+                if note:
+                    notes.append(note)
                 title = f"{which}: {case_row['case_id']}, DSC {float(case_row['dsc']):.2f}"
                 row.append(
                     montage.make_panel(
@@ -241,8 +243,6 @@ def _montage_blocks(data: RunData, num: sec.ScenarioNumbers, options: ReportOpti
             titles.append(model)
     except Exception as err:  # a montage must never cost the whole report
         return [*blocks, Paragraph(f"Montages skipped: {type(err).__name__}: {err}")]
-    if not options.predict:
-        notes.append("Prediction outlines left out (--no-predict): runs store no masks.")
     if grid:
         blocks.append(
             Figure(
@@ -250,35 +250,35 @@ def _montage_blocks(data: RunData, num: sec.ScenarioNumbers, options: ReportOpti
                 montage.draw_montage(grid, titles),
                 f"{num.info.name}: best and worst case per model",
                 "Axial slice through the largest lesion, soft-tissue window, radiological "
-                "orientation; green: ground truth, red: prediction (recomputed for this report).",
+                "orientation; green: ground truth, red: prediction (the mask the run scored).",
             )
         )
     blocks += [Paragraph(n) for n in notes]
     return blocks
 
 
-def _predict(
-    predict: Callable[[str, Case], np.ndarray],
-    data: RunData,
-    model: str,
-    case: Case,
-    case_row: pd.Series,
+def _stored_prediction(
+    source: CaseSource, scenario: str, model: str, case_id: str, case: Case
 ) -> tuple[np.ndarray | None, str]:
-    """The recomputed prediction (None when the model cannot run) and a note for the reader."""
-    spec = str(data.model_entry(model).get("spec") or model)
+    """The tumor mask the run stored for the outline, or None and one line saying why not:
+    the report draws from the run folder only, never by running the model again."""
     try:
-        prediction = predict(spec, case)
-        truth = case.label == 2
-        again = montage.dice(montage.tumor_mask(prediction), truth)
-    except Exception as err:  # a third-party model may raise anything
-        return None, f"{model}: prediction outline skipped ({type(err).__name__}: {err})."
-    stored = float(case_row["dsc"])
-    if np.isfinite(stored) and np.isfinite(again) and abs(again - stored) > 1e-6:
-        return prediction, (
-            f"{model}, {case_row['case_id']}: the recomputed prediction has DSC {again:.4f}, the "
-            f"run scored {stored:.4f}; the model is not deterministic or has changed."
+        mask = source.prediction(scenario, model, case_id)
+    except RobustBenchError as err:
+        why = f"prediction outline left out ({err}); re-run to store predictions."
+        return None, f"{model}, {case_id}: {why}"
+    if mask is None:
+        return None, (
+            f"{model}, {case_id}: prediction outline missing, the run folder stores no mask for "
+            "it (made by an older version); re-run to store predictions (with a new --out: a "
+            "resumed run skips finished cases)."
         )
-    return prediction, ""
+    if mask.shape != case.label.shape:
+        return None, (
+            f"{model}, {case_id}: prediction outline left out: the stored mask has shape "
+            f"{mask.shape}, the case {case.label.shape}; re-run to store predictions."
+        )
+    return mask, ""
 
 
 def _model_blocks(data: RunData) -> list[Block]:

@@ -1,6 +1,6 @@
 """A few cases of a run again, for montages: the image and label from the run's case cache (or
-rebuilt, which gives the same bytes), and the model's prediction recomputed, since runs keep
-no prediction masks."""
+rebuilt, which gives the same bytes). Predicted masks come from the run folder
+(RunStore.read_prediction): a report never loads or runs a model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from robustbench_liver.errors import RobustBenchError
 from robustbench_liver.report.rundata import RunData
-from robustbench_liver.runs.work import load_model, needs_liver
+from robustbench_liver.runs.store import RunStore
 from robustbench_liver.scenarios import base_scans, make_plan, scenario_from_dict
 from robustbench_liver.scenarios.cache import CaseCache
 from robustbench_liver.scenarios.testset import cached_case
@@ -38,17 +38,13 @@ class CaseSource:
         cache = CaseCache(self.run.root / "cache")
         return cached_case(plan.scenario, spec, cache, write=False)[0]
 
+    def prediction(self, scenario: str, model: str, case_id: str) -> np.ndarray | None:
+        """The tumor mask the run scored for (model, case); None when the run stored none."""
+        return RunStore(self.run.root).read_prediction(scenario, model, case_id)
+
     def _plan(self, scenario: str) -> Any:
         if scenario not in self._plans:
             entry = self.run.manifest["scenarios"][scenario]
             spec = scenario_from_dict(entry["spec"])
             self._plans[scenario] = make_plan(spec, base_scans(spec, self.data_root))
         return self._plans[scenario]
-
-
-def predict(model_spec: str, case: Case) -> np.ndarray:
-    """The model's prediction on `case`, loaded and called as the runner does."""
-    model = load_model(model_spec)
-    liver = case.label >= 1 if needs_liver(model) else None
-    spacing = case.spacing if case.spacing is not None else (1.0, 1.0, 1.0)
-    return np.asarray(model.predict(np.array(case.image), spacing, liver=liver))

@@ -1,5 +1,11 @@
 """A digest of result rows that depends on their content only, not on Parquet's bytes, the
-row order or the column order: sha256 of one canonical JSON line per row."""
+row order or the column order: sha256 of one canonical JSON line per row.
+
+What is digested is the result, not the machine: an honest re-run of the same scenario in
+another folder, on another computer, gives the same digest. Every column is a result (so
+`--verify` stays strict, and a column added later is covered from the start) except the
+ENVIRONMENT ones, which describe where and how fast a run went.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+ENVIRONMENT = frozenset(
+    {
+        "seconds",  # wall-clock time: another machine, another load
+        "error",  # free text with local paths, timings and library wording; `status` is kept
+    }
+)
+"""Columns of case and lesion rows left out of `rows_digest`."""
 
 
 def plain(value: Any) -> Any:
@@ -25,10 +39,16 @@ def plain(value: Any) -> Any:
     return value
 
 
+def digested_columns(table: pd.DataFrame) -> list[str]:
+    """The columns `rows_digest` covers: all but ENVIRONMENT, sorted."""
+    return sorted(str(c) for c in table.columns if c not in ENVIRONMENT)
+
+
 def rows_digest(table: pd.DataFrame) -> str:
-    """sha256 hex of the rows as canonical JSON lines (keys sorted, floats in repr, which
-    round-trips exactly), the lines sorted: the same rows give the same digest."""
-    columns = sorted(table.columns)
+    """sha256 hex of the rows' digested columns as canonical JSON lines (keys sorted, floats
+    in repr, which round-trips exactly), the lines sorted: the same results give the same
+    digest, whatever the run's folder, machine or speed."""
+    columns = digested_columns(table)
     lines = sorted(
         json.dumps(
             {c: plain(v) for c, v in zip(columns, row, strict=True)},

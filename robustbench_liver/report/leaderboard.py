@@ -3,9 +3,11 @@ function of the per-case rows, so `verify` can recompute every number and compar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,11 @@ import pandas as pd
 
 from robustbench_liver import __version__
 from robustbench_liver.errors import DataError, RobustBenchError
+from robustbench_liver.report.casesets import CaseSet, case_set, difference, seen_rows
 from robustbench_liver.report.digest import plain, rows_digest
 from robustbench_liver.report.files import write_shared
 from robustbench_liver.report.headline import small_tumor_headline
+from robustbench_liver.report.paths import portable
 from robustbench_liver.report.rundata import RunData, ScenarioInfo, load_run, profiles
 from robustbench_liver.report.schema import SCHEMA_NAME, SCHEMA_VERSION, validate
 from robustbench_liver.report.tables import METRICS
@@ -23,55 +27,140 @@ from robustbench_liver.runs.summary import scores
 
 SEED = 0
 TOLERANCE = 1e-9
-BoardKey = tuple[str, int, str]
+BoardKey = tuple[str, int, str, str]
+"""(scenario name, version, hash, case-set sha256): one board each."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model's rows on one scenario version in one run folder, and their case set."""
+
+    data: RunData
+    info: ScenarioInfo
+    case_set: CaseSet
+
+    @property
+    def limit(self) -> int | None:
+        """The run's --limit for this scenario, as its manifest records it."""
+        value = self.info.entry.get("limit")
+        return int(value) if isinstance(value, int) else None
+
+
+Found = dict[BoardKey, dict[str, Member]]
 
 
 def build_leaderboard(
-    runs: Sequence[RunData | str | Path], resamples: int | None = None
+    runs: Sequence[RunData | str | Path],
+    resamples: int | None = None,
+    include_seen: bool = False,
+    same_cases: bool = False,
 ) -> dict[str, Any]:
-    """The leaderboard of every (scenario version, model) in `runs`, schema-checked.
+    """The leaderboard of every (scenario version, case set, model) in `runs`, schema-checked.
 
-    Each scenario version (name, version, hash) gets its own board; the same model on the
-    same scenario version in two run folders is refused (which one would count?).
-    `resamples` overrides each scenario's `statistics.resamples`.
+    Each scenario version (name, version, hash) gets a board per case set: runs of it on
+    other cases (a --limit, an unfinished run, other base scans) go on a board of their own,
+    with a note saying how the case sets differ; `same_cases` refuses them instead. The same
+    model on the same scenario version and case set in two run folders is refused (which one
+    would count?). Rows marked `seen_in_training` are left out of the scores unless
+    `include_seen`. `resamples` overrides each scenario's `statistics.resamples`.
     """
     found = _collect([r if isinstance(r, RunData) else load_run(r) for r in runs])
-    return _document(found, {key: resamples for key in found})
+    if same_cases:
+        _refuse_split(found)
+    return _document(found, {key: resamples for key in found}, include_seen)
 
 
-def _collect(runs: list[RunData]) -> dict[BoardKey, dict[str, tuple[RunData, ScenarioInfo]]]:
-    found: dict[BoardKey, dict[str, tuple[RunData, ScenarioInfo]]] = {}
+def _collect(runs: list[RunData]) -> Found:
+    found: Found = {}
     for data in runs:
         for name in data.scenario_names:
             info = data.scenario(name)
-            key = (info.name, info.version, info.hash)
-            for model in sorted(set(data.cases.loc[data.cases["scenario"] == name, "model"])):
+            rows = data.cases[data.cases["scenario"] == name]
+            for model in sorted(set(rows["model"])):
+                cases = case_set(rows[rows["model"] == model])
+                key = (info.name, info.version, info.hash, cases.sha256)
                 if model in found.setdefault(key, {}):
-                    other = found[key][model][0].root
+                    other = found[key][model].data.root
                     raise DataError(
                         f"model {model!r} on scenario {name!r} v{info.version} "
-                        f"({info.hash[:12]}) is in two run folders: {other} and {data.root}",
+                        f"({info.hash[:12]}), the same {cases.cases} cases, is in two run "
+                        f"folders: {other} and {data.root}",
                         hint="give only one of them (or merge them into one run folder)",
                     )
-                found[key][model] = (data, info)
+                found[key][model] = Member(data, info, cases)
     return found
 
 
-def _document(
-    found: dict[BoardKey, dict[str, tuple[RunData, ScenarioInfo]]],
-    resamples: dict[BoardKey, int | None],
-) -> dict[str, Any]:
-    boards = [_board(found[key], resamples.get(key)) for key in sorted(found)]
-    names = [b["scenario"] for b in boards]
-    for board in boards:
-        versions = names.count(board["scenario"])
-        if versions > 1:
-            board["notes"].insert(
-                0,
-                f"Scenario {board['scenario']!r} is on this page in {versions} versions; "
-                " scores of different versions measure different things and are not "
-                "comparable.",
+def _refuse_split(found: Found) -> None:
+    """A DataError naming how the case sets differ when a scenario version has several."""
+    for version, sets in _case_sets(found).items():
+        if len(sets) > 1:
+            name, number, hash_ = version
+            largest = _name(found, version, sets[0])
+            lines = [f"{largest}: {sets[0].summary()}"] + [
+                f"{_name(found, version, s)}: {s.summary()}; {difference(s, sets[0], largest)}"
+                for s in sets[1:]
+            ]
+            raise DataError(
+                f"scenario {name!r} v{number} ({hash_[:12]}) was run on {len(sets)} different "
+                "case sets, which cannot share one board:\n  " + "\n  ".join(lines),
+                hint="run the same cases (same --limit and data root, finished runs), or drop "
+                "--same-cases to put each case set on a board of its own",
             )
+
+
+def _case_sets(found: Found) -> dict[tuple[str, int, str], list[CaseSet]]:
+    """Scenario version -> its case sets on the page, the largest first."""
+    out: dict[tuple[str, int, str], list[CaseSet]] = {}
+    for key, members in found.items():
+        out.setdefault(key[:3], []).append(next(iter(members.values())).case_set)
+    for sets in out.values():
+        sets.sort(key=lambda s: (-s.cases, s.sha256))
+    return out
+
+
+def _runs(found: Found, key: BoardKey) -> str:
+    """'run lim2 (--limit 2)', 'runs a, b': the run folders of one board, with their limits."""
+    seen: dict[str, int | None] = {}
+    for member in found[key].values():
+        seen.setdefault(member.data.root.name, member.limit)
+    names = [n + (f" (--limit {limit})" if limit else "") for n, limit in sorted(seen.items())]
+    return ("run " if len(names) == 1 else "runs ") + ", ".join(names)
+
+
+def _name(found: Found, version: tuple[str, int, str], cases: CaseSet) -> str:
+    """'case set 0123456789ab (run full)': how a note names another board."""
+    key = (*version, cases.sha256)
+    return f"case set {cases.sha256[:12]} ({_runs(found, key)})"
+
+
+def _document(
+    found: Found, resamples: dict[BoardKey, int | None], include_seen: bool | dict[BoardKey, bool]
+) -> dict[str, Any]:
+    keys = sorted(found, key=_board_order(found))
+    seen = include_seen if isinstance(include_seen, dict) else {k: include_seen for k in found}
+    boards = [_board(found[key], resamples.get(key), seen.get(key, False)) for key in keys]
+    versions = {name: {(v, h) for n, v, h, _ in found if n == name} for name, *_ in found}
+    sets = _case_sets(found)
+    for key, board in zip(keys, boards, strict=True):
+        notes = []
+        if len(versions[key[0]]) > 1:
+            notes.append(
+                f"Scenario {key[0]!r} is on this page in {len(versions[key[0]])} versions; "
+                "scores of different versions measure different things and are not comparable."
+            )
+        others = [s for s in sets[key[:3]] if s.sha256 != key[3]]
+        if others:
+            mine = next(iter(found[key].values())).case_set
+            against = "; ".join(
+                difference(mine, other, _name(found, key[:3], other)) for other in others
+            )
+            notes.append(
+                f"Scenario {key[0]!r} v{key[1]} was run on {len(others) + 1} case sets, each on "
+                "a board of its own: scores on different cases are not comparable. This board: "
+                f"{_runs(found, key)}, {mine.summary()}, that is {against}."
+            )
+        board["notes"][:0] = notes
     document = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -82,30 +171,40 @@ def _document(
     return document
 
 
-def _board(
-    models: dict[str, tuple[RunData, ScenarioInfo]], resamples: int | None
-) -> dict[str, Any]:
-    info = next(iter(models.values()))[1]
+def _board_order(found: Found) -> Callable[[BoardKey], tuple[Any, ...]]:
+    """Boards by scenario name, version and hash; within one version the largest case set
+    first."""
+    return lambda key: (*key[:3], -next(iter(found[key].values())).case_set.cases, key[3])
+
+
+def _board(models: dict[str, Member], resamples: int | None, include_seen: bool) -> dict[str, Any]:
+    info = next(iter(models.values())).info
     n_resamples = int(resamples or info.resamples)
-    entries = [
-        entry(data, info, model, n_resamples, info.confidence)
-        for model, (data, info) in sorted(models.items())
-    ]
+    # the rows scored: one copy per run folder without the rows seen in training
+    runs = {id(m.data): m.data if include_seen else without_seen(m.data) for m in models.values()}
+    entries = []
+    for model, member in sorted(models.items()):
+        data = runs[id(member.data)]
+        e = entry(data, member.info, model, n_resamples, member.info.confidence)
+        entries.append(_annotate(e, member))
     entries.sort(key=lambda e: (-_or(e["scores"].get("dsc", {}).get("estimate")), e["model"]))
-    cases = pd.concat([d.cases[d.cases["scenario"] == info.name] for d, _ in models.values()])
-    lesions = pd.concat([d.scenario_lesions(info.name) for d, _ in models.values()])
+    cases = pd.concat([d.cases[d.cases["scenario"] == info.name] for d in runs.values()])
+    lesions = pd.concat([d.scenario_lesions(info.name) for d in runs.values()])
     notes = []
     versions = sorted({e["package_version"] for e in entries})
     if len(versions) > 1:
         notes.append(f"Entries were run with different robustbench-liver versions: {versions}.")
+    notes += _seen_notes(entries, include_seen)
     return {
         "scenario": info.name,
         "version": info.version,
         "hash": info.hash,
-        "description": info.description,
+        "description": portable(info.description),
         "reference": info.reference,
         "conditions": list(info.conditions),
-        "metrics": dict(info.spec.get("metrics") or {}),
+        "case_set": next(iter(models.values())).case_set.counts(),
+        "include_seen": include_seen,
+        "metrics": portable(dict(info.spec.get("metrics") or {})),
         "statistics": {
             "resamples": n_resamples,
             "confidence": info.confidence,
@@ -118,18 +217,63 @@ def _board(
     }
 
 
+def without_seen(data: RunData) -> RunData:
+    """`data` without the rows marked seen_in_training (their lesions too)."""
+    cases = data.cases[~seen_rows(data.cases)]
+    lesions = data.lesions
+    if not lesions.empty:
+        lesions = lesions[~seen_rows(lesions, data.cases)]
+    return dataclasses.replace(data, cases=cases, lesions=lesions)
+
+
+def _annotate(e: dict[str, Any], member: Member) -> dict[str, Any]:
+    """An entry with its case set, the run's --limit, its rows marked seen_in_training
+    (whether or not they were scored), and no local paths."""
+    cases, lesions = model_rows(member.data, member.info.name, e["model"])
+    return {
+        **e,
+        "model_spec": portable(e["model_spec"]),
+        "card": portable(e["card"]),
+        "limit": member.limit,
+        "case_set": {**member.case_set.counts(), "lesions": len(lesions)},
+        "seen_in_training": {
+            "case_rows": int(seen_rows(cases).sum()),
+            "lesion_rows": int(seen_rows(lesions, cases).sum()) if not lesions.empty else 0,
+        },
+    }
+
+
+def _seen_notes(entries: list[dict[str, Any]], include_seen: bool) -> list[str]:
+    """What the board did with rows marked seen_in_training, model by model."""
+    seen = {e["model"]: e["seen_in_training"] for e in entries}
+    listing = ", ".join(
+        f"{m}: {s['case_rows']} case rows, {s['lesion_rows']} lesion rows"
+        for m, s in sorted(seen.items())
+        if s["case_rows"] or s["lesion_rows"]
+    )
+    if not listing:
+        return []
+    if include_seen:
+        return [f"Scores include rows the model saw in training (--include-seen) ({listing})."]
+    total = sum(s["case_rows"] for s in seen.values())
+    return [
+        f"{total} case rows marked seen_in_training (the model was trained on that case's base "
+        f"scan) were left out of the scores ({listing}); --include-seen keeps them."
+    ]
+
+
 def entry(
     data: RunData, info: ScenarioInfo, model: str, resamples: int, confidence: float
 ) -> dict[str, Any]:
     """One model's entry on one board, from its rows alone."""
     cases, lesions = model_rows(data, info.name, model)
     stats = dict(resamples=resamples, confidence=confidence, seed=SEED)
-    pooled = _scores(scores(cases, lesions, by=("model",), **stats))  # type: ignore[arg-type]
-    per_condition = scores(cases, lesions, by=("model", "condition"), **stats)  # type: ignore[arg-type]
+    pooled = _scores(*_both(cases, lesions, ("model",), stats))
+    counted, scored = _both(cases, lesions, ("model", "condition"), stats)
     conditions = {
-        c: _scores(per_condition[per_condition["condition"] == c])
+        c: _scores(counted[counted["condition"] == c], scored[scored["condition"] == c])
         for c in info.conditions
-        if (per_condition["condition"] == c).any()
+        if (counted["condition"] == c).any()
     }
     worst = None
     dsc = [
@@ -172,13 +316,24 @@ def model_rows(data: RunData, scenario: str, model: str) -> tuple[pd.DataFrame, 
     return cases.reset_index(drop=True), lesions.reset_index(drop=True)
 
 
-def _scores(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def _both(
+    cases: pd.DataFrame, lesions: pd.DataFrame, by: tuple[str, ...], stats: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores with failures counted (what the board ranks by) and over scored cases only."""
+    return (
+        scores(cases, lesions, by=by, **stats),
+        scores(cases, lesions, by=by, failures="exclude", **stats),
+    )
+
+
+def _scores(table: pd.DataFrame, scored_only: pd.DataFrame) -> dict[str, dict[str, Any]]:
     out = {}
     for metric in METRICS:
         rows = table[table["metric"] == metric] if not table.empty else table
         if rows.empty:
             continue
         r = rows.iloc[0]
+        other = scored_only[scored_only["metric"] == metric] if not scored_only.empty else None
         out[metric] = {
             "estimate": plain(float(r["estimate"])),
             "ci_low": plain(float(r["ci_low"])),
@@ -186,6 +341,9 @@ def _scores(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "n": int(r["n"]),
             "n_clusters": int(r["n_clusters"]),
             "ci_method": str(r["ci_method"]),
+            "scored_only": plain(float(other.iloc[0]["estimate"]))
+            if other is not None and not other.empty
+            else None,
         }
     return out
 
@@ -251,36 +409,80 @@ def read_leaderboard(path: str | Path) -> dict[str, Any]:
 
 def verify(document: dict[str, Any], runs: Sequence[RunData | str | Path]) -> list[str]:
     """Every difference between `document` and the leaderboard recomputed from the rows of
-    `runs` with the same statistics (empty when they agree; numbers agree within 1e-9).
-    Run folder names and the writing package version are not compared."""
+    `runs` with the same statistics and the same choice on rows seen in training (empty when
+    they agree; numbers agree within 1e-9). Where the runs were made is not compared: run
+    folder names, --limit, the notes (which name the runs) and the writing package version;
+    the row digests cover results and case identity, not timings or paths (report.digest)."""
     found = _collect([r if isinstance(r, RunData) else load_run(r) for r in runs])
-    stated_resamples = {
-        (b["scenario"], b["version"], b["hash"]): b["statistics"]["resamples"]
-        for b in document["boards"]
-    }
-    again = _keyed(_document(found, {k: stated_resamples.get(k) for k in found}))
-    stated = _keyed(document)
-    changed = []
+    boards = {_board_key(b): b for b in document["boards"]}
+    again = _document(
+        found,
+        {k: boards[k]["statistics"]["resamples"] for k in found if k in boards},
+        {k: bool(boards[k]["include_seen"]) for k in found if k in boards},
+    )
+    split = _split({*boards, *found})
+    stated, recomputed = _keyed(document, split), _keyed(again, split)
+    changed = _moved(boards, found, split)
     for board, entries in stated["boards"].items():
         for model, e in entries["entries"].items():
-            other = again["boards"].get(board, {}).get("entries", {}).get(model)
+            other = recomputed["boards"].get(board, {}).get("entries", {}).get(model)
             if other is not None and other["rows"] != e["rows"]:
                 changed.append(
                     f"{board} / {model}: the per-case rows in the run folders are not the ones "
                     "this leaderboard was built from (digest mismatch); rebuild it"
                 )
-    return changed + _compare(stated, again, "leaderboard")
+    return changed + _compare(stated, recomputed, "leaderboard")
 
 
-def _keyed(document: dict[str, Any]) -> dict[str, Any]:
-    """Boards by 'name vN (hash)', entries by model: mismatches then name what they are."""
+def _board_key(board: dict[str, Any]) -> BoardKey:
+    return (board["scenario"], board["version"], board["hash"], board["case_set"]["sha256"])
+
+
+def _split(keys: set[BoardKey]) -> set[tuple[str, int, str]]:
+    """Scenario versions with more than one case set: their board labels name the case set."""
+    versions = [k[:3] for k in keys]
+    return {v for v in versions if versions.count(v) > 1}
+
+
+def _label(key: BoardKey, split: set[tuple[str, int, str]]) -> str:
+    """'name vN (hash)', and ', case set <sha>' when the version has several case sets."""
+    label = f"{key[0]} v{key[1]} ({key[2][:12]})"
+    return label + (f", case set {key[3][:12]}" if key[:3] in split else "")
+
+
+def _moved(
+    boards: dict[BoardKey, dict[str, Any]], found: Found, split: set[tuple[str, int, str]]
+) -> list[str]:
+    """A model of a board that the run folders hold on another case set, said in words."""
+    out = []
+    for key, board in boards.items():
+        for e in board["entries"]:
+            for other, members in found.items():
+                if other[:3] == key[:3] and other != key and e["model"] in members:
+                    now = members[e["model"]].case_set
+                    stated = board["case_set"]
+                    out.append(
+                        f"{_label(key, split)} / {e['model']}: the board was built from "
+                        f"{stated['cases']} cases (case set {key[3][:12]}), the run folders "
+                        f"hold {now.summary()} (case set {now.sha256[:12]}); rebuild it"
+                    )
+    return out
+
+
+# where a run was made, not what it found: left out of verify's comparison
+_PROVENANCE = {"run", "limit"}
+
+
+def _keyed(document: dict[str, Any], split: set[tuple[str, int, str]]) -> dict[str, Any]:
+    """Boards by label, entries by model, without provenance and notes: mismatches then name
+    what they are."""
     boards = {}
     for board in document["boards"]:
         entries = {}
         for e in board["entries"]:
-            entries[e["model"]] = {k: v for k, v in e.items() if k != "run"}
-        key = f"{board['scenario']} v{board['version']} ({board['hash'][:12]})"
-        boards[key] = {**board, "entries": entries}
+            entries[e["model"]] = {k: v for k, v in e.items() if k not in _PROVENANCE}
+        rest = {k: v for k, v in board.items() if k != "notes"}
+        boards[_label(_board_key(board), split)] = {**rest, "entries": entries}
     return {"boards": boards, "schema_version": document["schema_version"]}
 
 

@@ -19,8 +19,11 @@ from robustbench_liver.report.document import (
 from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci
 
 INTRO = (
-    "Each board holds the models scored on one version of one scenario; boards are never "
-    "mixed. Scores are means with cluster-bootstrap CIs over base scans. Every number is "
+    "Each board holds the models scored on one version of one scenario and on the same cases "
+    "(runs with another --limit, unfinished runs or other base scans get a board of their "
+    "own, with a note on how they differ); boards are never mixed. Rows of cases a model saw "
+    "in training are left out of its scores unless the board says otherwise. Scores are "
+    "means with CIs clustered by base scan. Every number is "
     "recomputed from the run folders' per-case rows by `robustbench-liver leaderboard RUNDIR... "
     "--out DIR --verify`, and leaderboard.json follows a versioned JSON Schema "
     "(robustbench_liver/report/leaderboard.schema.json). Click a column header to sort."
@@ -54,8 +57,16 @@ def _worst_cell(worst: dict[str, Any] | None) -> Cell:
     return Cell(f"{cell.text} ({worst['condition']})", cell.sort)
 
 
+def _count(value: int) -> Cell:
+    return Cell(str(value), value)
+
+
 def _board_blocks(board: dict[str, Any]) -> list[Block]:
-    title = f"{board['scenario']} — version {board['version']} (hash {board['hash'][:12]})"
+    cases = board["case_set"]
+    title = (
+        f"{board['scenario']} — version {board['version']} (hash {board['hash'][:12]}), "
+        f"{cases['cases']} cases"
+    )
     stats = board["statistics"]
     blocks: list[Block] = [Heading(2, title)]
     if board["description"]:
@@ -65,6 +76,10 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
         Bullets(
             (
                 f"scenario hash {board['hash']}",
+                f"case set {cases['sha256']}: {cases['cases']} cases ({cases['tumor_cases']} "
+                f"with tumor, {cases['controls']} controls) from {cases['base_scans']} base scans",
+                "rows of cases seen in training: "
+                + ("included (--include-seen)" if board["include_seen"] else "left out"),
                 f"reference condition {board['reference']}; conditions: "
                 + ", ".join(board["conditions"]),
                 f"{stats['confidence']:.0%} CIs, {stats['resamples']} cluster-bootstrap "
@@ -74,6 +89,9 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
             )
         )
     )
+    # a column for rows seen in training only where a model has some
+    seen = any(e["seen_in_training"]["case_rows"] for e in board["entries"])
+    seen_column = "seen in training " + ("(scored)" if board["include_seen"] else "(left out)")
     rows = []
     for e in board["entries"]:
         worst = e["worst_condition"]
@@ -90,8 +108,9 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
                 *(_score_cell(e["scores"].get(m)) for m in METRICS),
                 _worst_cell(worst),
                 head_cell,
-                Cell(str(e["cases"]), e["cases"]),
-                Cell(str(e["failed"]), e["failed"]),
+                *(_count(e["case_set"][k]) for k in ("cases", "controls", "base_scans")),
+                _count(e["failed"]),
+                *((_count(e["seen_in_training"]["case_rows"]),) if seen else ()),
             )
         )
     columns = (
@@ -101,12 +120,22 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
         "worst-condition DSC",
         "≥ 80 % lesion sens. from",
         "cases",
+        "controls",
+        "base scans",
         "failed",
+        *((seen_column,) if seen else ()),
     )
     blocks.append(Table(columns, tuple(rows), "all conditions pooled; estimate [CI]", "board"))
     blocks.append(_condition_table(board))
     cards = {
-        e["model"]: {"spec": e["model_spec"], "card": e["card"], "run": e["run"], "rows": e["rows"]}
+        e["model"]: {
+            "spec": e["model_spec"],
+            "card": e["card"],
+            "run": e["run"],
+            "limit": e["limit"],
+            "rows": e["rows"],
+            "case_set": e["case_set"],
+        }
         for e in board["entries"]
     }
     blocks.append(

@@ -34,22 +34,6 @@ def pick_cases(cases: pd.DataFrame, model: str) -> list[tuple[str, pd.Series]]:
     return [("best", best), ("worst", worst)]
 
 
-def tumor_mask(prediction: np.ndarray) -> np.ndarray:
-    """Tumor voxels of a prediction as the metrics read it by default: label 2 of a label map,
-    p >= 0.5 of a probability map, True of a bool mask."""
-    array = np.asarray(prediction)
-    if array.dtype == bool:
-        return array
-    if np.issubdtype(array.dtype, np.integer):
-        return array == 2
-    return array >= 0.5
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return float("nan") if total == 0 else 2.0 * int((a & b).sum()) / total
-
-
 def largest_lesion_slice(label: np.ndarray) -> int:
     """z of the axial slice with the most voxels of the largest 26-connected lesion (the
     slice with the most liver when there is no tumor)."""
@@ -74,6 +58,7 @@ class Panel:
     """Axial slice in HU, display orientation (display.axial)."""
     truth: np.ndarray
     prediction: np.ndarray | None
+    """The predicted tumor on the slice; None draws no outline."""
     aspect: float
     crop: tuple[slice, slice]
 
@@ -86,7 +71,12 @@ def make_panel(
     prediction: np.ndarray | None,
     margin: int = 12,
 ) -> Panel:
-    """The slice through the largest lesion, cropped to the liver with a margin."""
+    """The slice through the largest lesion, cropped to the liver with a margin.
+
+    `prediction` is the predicted tumor as a bool mask, as the run stored it.
+    """
+    if prediction is not None and prediction.dtype != bool:  # a label map would outline liver
+        raise TypeError(f"prediction must be a bool tumor mask, got dtype {prediction.dtype}")
     z = largest_lesion_slice(label)
     liver = axial(np.asarray(label) >= 1, z)
     rows, cols = np.nonzero(liver)
@@ -101,7 +91,7 @@ def make_panel(
         title=f"{title} (z={z})",
         image=axial(image, z).astype(np.float32),
         truth=axial(np.asarray(label) == 2, z),
-        prediction=None if prediction is None else axial(tumor_mask(prediction), z),
+        prediction=None if prediction is None else axial(prediction, z),
         aspect=axial_aspect(spacing),
         crop=crop,
     )

@@ -39,7 +39,25 @@ DEFINITIONS = {
     "lesion_sensitivity": "share of ground-truth lesions (26-connected components) that a "
     "predicted tumor voxel touches (or that reach the IoU rule of the profile), pooled over "
     "all lesions.",
+    "lesion_precision": "share of predicted lesions (26-connected components) that touch a "
+    "ground-truth lesion, pooled over all predicted lesions of the scored cases.",
+    "fp_per_case": "predicted lesions that touch no ground-truth lesion, per scored case "
+    "(controls included): what a model pays for its sensitivity.",
 }
+FAILURE_POLICY = (
+    "failures count: a failed prediction (crash, timeout, unusable output) on a tumor case "
+    "is a miss (DSC = NSD = 0, case and lesions not found), on a control a false positive; "
+    "precision and false positives per case use the scored cases. Where the scored-only "
+    "figure differs, it is given in parentheses."
+)
+CI_POLICY = (
+    "{level} CIs clustered by base scan: proportions (sensitivity, specificity, precision) "
+    "by the Wilson score interval at the design-effect-adjusted sample size, continuous "
+    "metrics by the t interval below 12 base scans and the expanded BCa cluster bootstrap "
+    "({resamples} resamples) from 12 on. Where too few base scans leave no interval that "
+    "covers in simulation (README, Statistics), none is printed and the cell says how "
+    "many are needed."
+)
 EMPTY_POLICY = (
     "ground truth without tumor: DSC and NSD undefined, the case counts for specificity; "
     "tumor missed entirely: DSC = NSD = 0"
@@ -54,6 +72,9 @@ class ScenarioNumbers:
     models: list[str]
     conditions: list[str]
     scores: pd.DataFrame
+    """Failures counted (the default and what leaderboards rank by)."""
+    scored_only: pd.DataFrame
+    """The same scores over the scored cases only."""
     failures: pd.DataFrame
     failed_cases: pd.DataFrame
     condition_tests: pd.DataFrame
@@ -79,8 +100,18 @@ def count(value: object) -> Cell:
 def ci(row: pd.Series | None) -> Cell:
     if row is None:
         return Cell("n/a", "")
-    text = fmt_ci(row["estimate"], row["ci_low"], row["ci_high"])
+    text = fmt_ci(row["estimate"], row["ci_low"], row["ci_high"], row.get("ci_method"))
     return Cell(text, "" if text == "n/a" else float(row["estimate"]))
+
+
+def ci_with_scored_only(row: pd.Series | None, scored: pd.Series | None) -> Cell:
+    """The failure-counted score, and the scored-only estimate where it differs."""
+    cell = ci(row)
+    if row is None or scored is None or fmt_number(scored["estimate"]) == fmt_number(
+        row["estimate"]
+    ):
+        return cell
+    return Cell(f"{cell.text} (scored only {fmt_number(scored['estimate'])})", cell.sort)
 
 
 def what_was_measured(num: ScenarioNumbers) -> list[Block]:
@@ -90,14 +121,15 @@ def what_was_measured(num: ScenarioNumbers) -> list[Block]:
     level = f"{num.confidence:.0%}"
     blocks: list[Block] = [
         Paragraph(info.description or "(no description)"),
+        *seen_in_training_note(num),
         Bullets(
             (
                 f"scenario {info.name}, version {info.version}, hash {info.hash}",
                 f"seed {entry.get('seed')}; reference condition {info.reference}",
                 f"base scans: {scans or 'n/a'}; {entry.get('n_cases', 'n/a')} cases per model"
                 + (f" (limited to {entry['limit']} per condition)" if entry.get("limit") else ""),
-                f"{level} CIs: cluster bootstrap over base scans, BCa ({num.resamples} "
-                "resamples; widened for few base scans, see stats.bootstrap_ci)",
+                CI_POLICY.format(level=level, resamples=num.resamples),
+                FAILURE_POLICY,
                 "p-values: paired sign-flip permutation by base scan; a condition is matched to "
                 "the reference case by case (base scan, replicate, control or not); "
                 f"{info.correction} adjustment across all comparisons of this scenario",
@@ -145,12 +177,16 @@ def score_table(num: ScenarioNumbers) -> Table:
                 continue
             cells = [Cell(condition), Cell(model), count(counts["cases"]), count(counts["failed"])]
             for metric in METRICS:
+                keys = dict(model=model, condition=condition, metric=metric)
                 cells.append(
-                    ci(lookup(num.scores, model=model, condition=condition, metric=metric))
+                    ci_with_scored_only(lookup(num.scores, **keys), lookup(num.scored_only, **keys))
                 )
             rows.append(tuple(cells))
     columns = ("condition", "model", "cases", "failed", *(LABELS[m] for m in METRICS))
-    caption = f"estimate [{num.confidence:.0%} CI]; failed cases are left out of every metric"
+    caption = (
+        f"estimate [{num.confidence:.0%} CI]; failed predictions count as misses (controls: "
+        "as false positives), the scored-only estimate in parentheses where it differs"
+    )
     return Table(columns, tuple(rows), caption, name="scores")
 
 
@@ -171,7 +207,7 @@ def change_table(num: ScenarioNumbers) -> Table:
                     continue
                 cells.append(
                     Cell(
-                        fmt_ci(row["difference"], row["ci_low"], row["ci_high"]),
+                        fmt_ci(row["difference"], row["ci_low"], row["ci_high"], row["ci_method"]),
                         float(row["difference"]),
                     )
                 )
@@ -228,12 +264,39 @@ def size_table(num: ScenarioNumbers) -> Table:
     )
 
 
+def _seen(num: ScenarioNumbers) -> dict[str, dict[str, list[str]]]:
+    """model -> base scan -> ids of the cases marked seen_in_training (the runner copies
+    them from the rows into the manifest)."""
+    return dict(num.info.entry.get("seen_in_training") or {})
+
+
+def seen_in_training_note(num: ScenarioNumbers) -> list[Block]:
+    """A warning when a model was evaluated on base scans its card lists as training data:
+    those cases test memory, not robustness."""
+    seen = _seen(num)
+    if not seen:
+        return []
+    parts = [
+        f"{model} on " + ", ".join(f"{scan} ({len(ids)} cases)" for scan, ids in scans.items())
+        for model, scans in seen.items()
+    ]
+    return [
+        Paragraph(
+            "WARNING, seen in training: " + "; ".join(parts) + ". The model card lists these "
+            "base scans as training data (trained_on_scans), so their cases (column "
+            "seen_in_training; marked in the case lists) test memory, not generalisation. "
+            "The scores in this report include them."
+        )
+    ]
+
+
 def failure_blocks(num: ScenarioNumbers) -> list[Block]:
     total = int(num.failures["failed"].sum()) if not num.failures.empty else 0
     blocks: list[Block] = [Heading(3, "Failures")]
     if total == 0:
         return [*blocks, Paragraph("Every (model, case) pair was scored: no failures.")]
     per_model = num.failures.groupby("model")[["cases", "failed"]].sum().reset_index()
+    seen = {(m, c) for m, scans in _seen(num).items() for ids in scans.values() for c in ids}
     blocks.append(
         Table(
             ("model", "cases", "failed"),
@@ -247,7 +310,11 @@ def failure_blocks(num: ScenarioNumbers) -> list[Block]:
     rows = tuple(
         (
             Cell(str(r["model"])),
-            Cell(str(r["case_id"])),
+            Cell(
+                f"{r['case_id']} (seen in training)"
+                if (r["model"], r["case_id"]) in seen
+                else str(r["case_id"])
+            ),
             Cell(str(r["status"])),
             Cell(str(r["error"] or "")[:300]),
         )

@@ -9,32 +9,17 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from robustbench_liver.metrics.registry import HEADLINE
+from robustbench_liver.metrics.registry import METRICS as REGISTRY
+from robustbench_liver.runs.summary import PAIRED_LESION, fmt_cell, paired_rows
 from robustbench_liver.stats import compare_conditions, compare_models
 
-CASE_METRICS = ("dsc", "nsd", "case_sensitivity", "case_specificity")
-METRICS = (*CASE_METRICS, "lesion_sensitivity")
-LABELS = {
-    "dsc": "DSC",
-    "nsd": "NSD",
-    "case_sensitivity": "case sensitivity",
-    "case_specificity": "specificity",
-    "lesion_sensitivity": "lesion sensitivity",
-}
-# Lesions of two conditions are different lesions, so they cannot be paired one by one; a
-# case's share of lesions found can (same base scan, replicate and tumor draws).
-PAIRED_LESION = "lesion_detection_rate"
+METRICS = HEADLINE
+LABELS = {m.name: m.label for m in REGISTRY}
 # A condition and the reference are matched case by case: is_control keeps a tumor case and
 # the control of the same base scan and replicate apart.
 CONDITION_PAIRING = ("base_scan", "replicate", "is_control")
-
-
-def ok_rows(cases: pd.DataFrame) -> pd.DataFrame:
-    """Scored cases only, with the per-case lesion detection rate (NaN without lesions)."""
-    ok = cases[cases["status"] == "ok"].copy()
-    if {"n_lesions", "n_lesions_detected"} <= set(ok.columns):
-        total = ok["n_lesions"].astype(float)
-        ok[PAIRED_LESION] = ok["n_lesions_detected"].astype(float) / total.where(total > 0)
-    return ok
+PAIRED_METRICS = ("dsc", "nsd", "case_sensitivity", "case_specificity", PAIRED_LESION)
 
 
 def failures(cases: pd.DataFrame) -> pd.DataFrame:
@@ -64,11 +49,12 @@ def condition_tests(
 ) -> pd.DataFrame:
     """Each condition vs the reference, per model and metric: paired difference (condition −
     reference), CI and p-value, adjusted across every row (all models, conditions, metrics).
-    Lesion sensitivity is compared through each case's share of lesions found."""
-    ok = ok_rows(cases)
+    Failures counted; lesion sensitivity is compared through each case's share of lesions
+    found."""
+    ok = paired_rows(cases)
     if ok.empty or reference not in set(ok["condition"]) or ok["condition"].nunique() < 2:
         return pd.DataFrame()
-    values = [m for m in (*CASE_METRICS, PAIRED_LESION) if m in ok.columns]
+    values = [m for m in PAIRED_METRICS if m in ok.columns]
     out = compare_conditions(
         ok,
         values,
@@ -92,8 +78,8 @@ def model_tests(
     correction: str = "holm",
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Every pair of models (a − b, names sorted) per condition, on the cases both scored."""
-    ok = ok_rows(cases)
+    """Every pair of models (a − b, names sorted) per condition, failures counted."""
+    ok = paired_rows(cases)
     models = sorted(set(ok["model"])) if not ok.empty else []
     if len(models) < 2:
         return pd.DataFrame()
@@ -128,14 +114,10 @@ def fmt_number(value: object, digits: int = 2) -> str:
     return f"{float(value):.{digits}f}"  # type: ignore[arg-type]
 
 
-def fmt_ci(estimate: object, low: object, high: object, digits: int = 2) -> str:
-    """'0.59 [0.23, 0.77]'; 'n/a' without an estimate; the estimate alone without a CI."""
-    text = fmt_number(estimate, digits)
-    if text == "n/a":
-        return text
-    if fmt_number(low) == "n/a" or fmt_number(high) == "n/a":
-        return f"{text} [no CI]"
-    return f"{text} [{fmt_number(low, digits)}, {fmt_number(high, digits)}]"
+def fmt_ci(estimate: object, low: object, high: object, note: object = None) -> str:
+    """'0.59 [0.23, 0.77]'; 'n/a' without an estimate; the estimate and why there is no
+    interval without one."""
+    return fmt_cell(estimate, low, high, note)
 
 
 def fmt_p(p: object) -> str:

@@ -110,6 +110,7 @@ def run(
     summary.failed = [
         f for f in _failures(summary.cases) if (f["scenario"], f["model"], f["case_id"]) in asked
     ]
+    _record_seen_in_training(store, plans, summary.cases, asked)
     return summary
 
 
@@ -134,6 +135,55 @@ def _failures(cases: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     bad = cases[cases["status"] != "ok"]
     return bad[["scenario", "model", "case_id", "status", "error"]].to_dict("records")
+
+
+class SeenInTrainingWarning(UserWarning):
+    """A model was evaluated on base scans its card lists in `trained_on_scans`."""
+
+
+def _record_seen_in_training(
+    store: RunStore, plans: list[Plan], cases: pd.DataFrame, asked: set[tuple[str, str, str]]
+) -> None:
+    """Add to each scenario's manifest entry its base scans' image digests and, per model,
+    the cases marked `seen_in_training` (base scan -> case ids), read from the rows: the
+    workers hashed the scans they loaded anyway, so the digests cost this process nothing.
+    Warn once, in one line, when this run marked any case."""
+    if cases.empty or "seen_in_training" not in cases or "base_scan_digest" not in cases:
+        return  # rows of an older version only
+    manifest = store.read_manifest() or {"scenarios": {}}
+    for plan in plans:
+        entry = manifest["scenarios"].get(plan.scenario.name)
+        rows = cases[cases["scenario"] == plan.scenario.name]
+        if entry is None or rows.empty:
+            continue
+        known = rows[rows["base_scan_digest"].map(lambda d: isinstance(d, str) and len(d) == 64)]
+        entry["base_scan_digests"] = dict(
+            sorted(known.groupby("base_scan")["base_scan_digest"].first().items())
+        )
+        seen: dict[str, dict[str, list[str]]] = {}
+        for r in rows[rows["seen_in_training"].eq(True)].itertuples():  # old rows: NaN
+            seen.setdefault(str(r.model), {}).setdefault(str(r.base_scan), []).append(r.case_id)
+        entry["seen_in_training"] = {
+            m: {scan: sorted(ids) for scan, ids in sorted(by_scan.items())}
+            for m, by_scan in sorted(seen.items())
+        }
+    store.write_manifest(manifest)
+    marked = cases[cases["seen_in_training"].eq(True)]
+    keys = zip(marked["scenario"], marked["model"], marked["case_id"], strict=True)
+    marked = marked[[key in asked for key in keys]]  # this run's cases, not older ones
+    if marked.empty:
+        return
+    parts = [
+        f"{model!r} on {', '.join(sorted(set(group['base_scan'])))} ({len(group)} cases)"
+        for model, group in marked.groupby("model")
+    ]
+    warnings.warn(
+        "models evaluated on base scans their cards list as training data (trained_on_scans): "
+        + "; ".join(parts)
+        + ". Their rows are marked seen_in_training = True: no test of generalisation.",
+        SeenInTrainingWarning,
+        stacklevel=3,
+    )
 
 
 def _update_manifest(

@@ -5,6 +5,7 @@
     RUNDIR/parts/<scenario>/<model>/<case>.lesions.parquet  its ground-truth lesions
     RUNDIR/cases.parquet, lesions.parquet                   all parts, sorted (derived)
     RUNDIR/cache/                                          synthesized cases by content
+    RUNDIR/predictions/<scenario>/<model>/<case>.npz       predicted tumor mask, for reports
 
 The tables are a pure function of the parts, so a killed run that resumes ends with the same
 tables as one that never stopped.
@@ -12,16 +13,20 @@ tables as one that never stopped.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from robustbench_liver.errors import RobustBenchError
+from robustbench_liver.metrics import bounding_box
 
 FORMAT = 1
 SORT = ["scenario", "model", "case_id"]
@@ -29,7 +34,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
 
 
 def slug(text: str) -> str:
-    return _UNSAFE.sub("-", text).strip("-") or "x"
+    """A name as one safe path component (no separators; no leading dot, so never '..')."""
+    return _UNSAFE.sub("-", text).lstrip(".").strip("-") or "x"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -81,6 +87,53 @@ class RunStore:
         lesion_table = pd.DataFrame(lesions) if lesions else pd.DataFrame({"case_id": []})
         atomic_write_parquet(self.part(scenario, model, case_id, "lesions"), lesion_table)
         atomic_write_parquet(self.part(scenario, model, case_id), pd.DataFrame([case_row]))
+
+    # --- predicted masks (the report draws them; it never runs a model) ---
+    def prediction(self, scenario: str, model: str, case_id: str) -> Path:
+        return self.root / "predictions" / slug(scenario) / slug(model) / f"{slug(case_id)}.npz"
+
+    def write_prediction(self, scenario: str, model: str, case_id: str, mask: np.ndarray) -> None:
+        """Store a predicted tumor mask: its bounding box only, bit-packed and compressed
+        (KBs for a whole CT; packing first makes zlib about 4x faster than on bool bytes)."""
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.ndim != 3:
+            raise RobustBenchError(
+                f"case {case_id!r}: a stored prediction must be a 3D bool mask, "
+                f"got {mask.dtype} with shape {mask.shape}"
+            )
+        box = bounding_box(mask) or (slice(0, 0),) * 3
+        crop = mask[box]
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            bits=np.packbits(crop, axis=None),
+            origin=np.array([s.start for s in box], dtype=np.int64),
+            crop=np.array(crop.shape, dtype=np.int64),
+            shape=np.array(mask.shape, dtype=np.int64),
+        )
+        atomic_write_bytes(self.prediction(scenario, model, case_id), buffer.getvalue())
+
+    def read_prediction(self, scenario: str, model: str, case_id: str) -> np.ndarray | None:
+        """The stored tumor mask at full size; None when the run stored none (older runs)."""
+        path = self.prediction(scenario, model, case_id)
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                bits, origin, crop, shape = [stored[k] for k in ("bits", "origin", "crop", "shape")]
+            box = tuple(slice(int(o), int(o) + int(n)) for o, n in zip(origin, crop, strict=True))
+            if len(box) != 3 or any(
+                s.start < 0 or s.stop > int(n) for s, n in zip(box, shape, strict=True)
+            ):
+                raise ValueError(f"box {origin.tolist()}+{crop.tolist()} outside {shape.tolist()}")
+            count = int(np.prod(crop))
+            if bits.dtype != np.uint8 or bits.size != -(-count // 8):  # unpackbits would pad
+                raise ValueError(f"{bits.size} bytes of {bits.dtype} for {count} voxels")
+            mask = np.zeros(tuple(int(n) for n in shape), dtype=bool)
+            mask[box] = np.unpackbits(bits, count=count).astype(bool).reshape(tuple(crop))
+        except (OSError, EOFError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as err:
+            raise RobustBenchError(f"{path}: damaged prediction mask ({err})") from None
+        return mask
 
     # --- manifest ---
     def read_manifest(self) -> dict[str, Any] | None:

@@ -1,20 +1,100 @@
-"""The numbers a run ends with: each metric per scenario, condition and model, with CIs."""
+"""The numbers a run ends with: each metric of `metrics.registry` per scenario, condition and
+model, with the interval its kind calls for. Everything that prints a score goes through
+`scores`: the run summary, the report, the leaderboard, `compare` and `evaluate`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
+from robustbench_liver.errors import RobustBenchError
+from robustbench_liver.metrics.registry import (
+    BENCH_FAILURES,
+    BY_NAME,
+    FAILURE_POLICIES,
+    HEADLINE,
+    METRICS,
+    label,
+)
 from robustbench_liver.stats import bootstrap_ci, compare_models
 
-CASE_METRICS = {
-    "dsc": "DSC",
-    "nsd": "NSD",
-    "case_sensitivity": "sensitivity",
-    "case_specificity": "specificity",
-}
 KEYS = ["scenario", "model", "condition"]
+SCORE_COLUMNS = ["metric", "estimate", "ci_low", "ci_high", "ci_method", "n", "n_clusters"]
+# a case's share of its lesions found: lesions of two models' runs on one case pair up
+PAIRED_LESION = "lesion_detection_rate"
+
+
+def _has_tumor(cases: pd.DataFrame) -> pd.Series:
+    """Whether each case has tumor: from scoring where known, else from the plan."""
+    planned = ~cases["is_control"].astype("boolean").fillna(False).astype(bool)
+    if "has_tumor" not in cases:
+        return planned
+    known = cases["has_tumor"].astype("boolean")
+    return known.fillna(planned).astype(bool)
+
+
+def _ok(table: pd.DataFrame) -> pd.Series:
+    # rows written before lesion rows carried a status were all scored
+    if "status" not in table:
+        return pd.Series(True, index=table.index)
+    return table["status"].fillna("ok") == "ok"
+
+
+def metric_tables(
+    cases: pd.DataFrame, lesions: pd.DataFrame, failures: str = "count"
+) -> dict[str, pd.DataFrame]:
+    """The rows each metric is a mean over: 'cases', 'lesions' (ground truth) and
+    'components' (predicted lesions), with one column per metric of the registry.
+
+    failures="count": a failed prediction is a miss (DSC = NSD = 0, case and lesions not
+    found) on a tumor case and a false positive on a control; "exclude": scored cases only.
+    Failures of the bench itself (a case that could not be synthesised) are always left out.
+    """
+    if failures not in FAILURE_POLICIES:
+        raise RobustBenchError(f"failures must be one of {FAILURE_POLICIES}, got {failures!r}")
+    rows = cases[~cases["status"].isin(BENCH_FAILURES)].copy() if not cases.empty else cases
+    if rows.empty:
+        return {"cases": rows, "lesions": lesions.iloc[:0], "components": rows}
+    ok = _ok(rows)
+    if failures == "exclude":
+        rows = rows[ok].copy()
+        ok = ok[ok]
+    tumor = _has_tumor(rows)
+    failed = ~ok
+    for name in ("dsc", "nsd", "case_sensitivity"):
+        rows.loc[failed & tumor, name] = BY_NAME[name].on_failure
+    rows.loc[failed & ~tumor, "case_specificity"] = BY_NAME["case_specificity"].on_failure
+    rows["fp_per_case"] = (
+        rows["n_false_positive_lesions"].astype(float)
+        if "n_false_positive_lesions" in rows
+        else np.nan
+    )
+    rows.loc[failed, "fp_per_case"] = np.nan
+    found = lesions
+    if not lesions.empty and "detected" in lesions:
+        keep = _ok(lesions) if failures == "exclude" else pd.Series(True, index=lesions.index)
+        found = lesions[keep].assign(lesion_sensitivity=lesions["detected"].astype(float))
+    return {"cases": rows, "lesions": found, "components": _components(rows[ok])}
+
+
+def _components(cases: pd.DataFrame) -> pd.DataFrame:
+    """One row per predicted lesion of the scored cases: lesion_precision 1 when it touches
+    a ground-truth lesion, 0 for a false positive."""
+    needed = {"n_predicted_lesions", "n_false_positive_lesions"}
+    if cases.empty or not needed <= set(cases.columns):
+        return cases.iloc[:0].assign(lesion_precision=pd.Series(dtype=float))
+    total = cases["n_predicted_lesions"].fillna(0).astype(np.int64).to_numpy()
+    false = cases["n_false_positive_lesions"].fillna(0).astype(np.int64).to_numpy()
+    index = np.repeat(np.arange(len(cases)), total)
+    # within each case: the first (total - false) components hit, the rest are false
+    rank = np.arange(len(index)) - np.repeat(np.cumsum(total) - total, total)
+    hit = rank < np.repeat(total - false, total)
+    keep = [c for c in cases.columns if not c.startswith(("dsc", "nsd", "hd95", "case_"))]
+    out = cases[keep].iloc[index].reset_index(drop=True)
+    out["lesion_precision"] = hit.astype(float)
+    return out
 
 
 def scores(
@@ -25,29 +105,45 @@ def scores(
     resamples: int = 10_000,
     confidence: float = 0.95,
     seed: int = 0,
+    failures: str = "count",
+    metrics: Sequence[str] = HEADLINE,
 ) -> pd.DataFrame:
-    """One row per group x metric: estimate and cluster-bootstrap CI (by base scan).
-    Failed cases are left out."""
+    """One row per group x metric: estimate and the interval its kind calls for (clustered
+    by base scan; NaN with the reason in ci_method where too few base scans leave no
+    interval that covers)."""
     by = list(by)
+    tables = metric_tables(cases, lesions, failures)
     parts = []
-    ok = cases[cases["status"] == "ok"] if not cases.empty else cases
-    stats = dict(by=by, n_resamples=resamples, confidence=confidence, seed=seed)
-    if not ok.empty:
-        parts.append(bootstrap_ci(ok, list(CASE_METRICS), **stats))  # type: ignore[arg-type]
-    if not lesions.empty and "detected" in lesions:
-        found = lesions.assign(lesion_sensitivity=lesions["detected"].astype(float))
-        parts.append(bootstrap_ci(found, ["lesion_sensitivity"], **stats))  # type: ignore[arg-type]
+    for table_name, table in tables.items():
+        names = [m for m in metrics if BY_NAME[m].table == table_name and m in table.columns]
+        if table.empty or not names:
+            continue
+        parts.append(
+            bootstrap_ci(
+                table,
+                names,
+                by=by,
+                n_resamples=resamples,
+                confidence=confidence,
+                seed=seed,
+                kinds={m: BY_NAME[m].kind for m in names},
+                bounds={m: BY_NAME[m].bounds for m in names},
+            )
+        )
     parts = [p for p in parts if not p.empty]
     if not parts:
-        return pd.DataFrame(columns=[*by, "metric", "estimate", "ci_low", "ci_high", "n"])
-    return pd.concat(parts, ignore_index=True)
+        return pd.DataFrame(columns=[*by, *SCORE_COLUMNS, "failures"])
+    out = pd.concat(parts, ignore_index=True)
+    order = {m.name: k for k, m in enumerate(METRICS)}
+    out = out.sort_values([*by, "metric"], key=lambda s: s.map(order) if s.name == "metric" else s)
+    return out.reset_index(drop=True).assign(failures=failures)
 
 
 def summarize(
     cases: pd.DataFrame, lesions: pd.DataFrame, resamples: int = 2000, seed: int = 0
 ) -> pd.DataFrame:
-    """Long table: one row per scenario x model x condition x metric with estimate and CI.
-    Failed predictions are left out of the metrics and counted in `failed`."""
+    """Long table: one row per scenario x model x condition x metric with estimate and CI,
+    failures counted; `failed` counts the failed predictions."""
     if cases.empty:
         return pd.DataFrame()
     parts = [
@@ -64,25 +160,51 @@ def summarize(
     return out.merge(failed.reset_index(), on=KEYS, how="left")
 
 
-def _cell(r: pd.Series) -> str:
-    if pd.isna(r["estimate"]):
+def fmt_cell(estimate: object, low: object, high: object, note: object = None) -> str:
+    """'0.59 [0.23, 0.77]'; 'n/a' without an estimate; the estimate and why there is no
+    interval otherwise ('0.59 (no CI: 2 base scans, needs at least 3)')."""
+    if not _finite(estimate):
         return "n/a"
-    if pd.isna(r["ci_low"]) or pd.isna(r["ci_high"]):
-        return f"{r['estimate']:.2f} [no CI]"  # a single base scan: nothing to resample
-    return f"{r['estimate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+    text = f"{float(estimate):.2f}"  # type: ignore[arg-type]
+    if _finite(low) and _finite(high):
+        return f"{text} [{float(low):.2f}, {float(high):.2f}]"  # type: ignore[arg-type]
+    reason = str(note) if isinstance(note, str) and note.startswith("no CI") else "no CI"
+    return f"{text} ({reason})"
+
+
+def _finite(value: object) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def wide(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per scenario x condition x model, 'estimate [low, high]' per metric."""
     if summary.empty:
         return summary
-    cell = summary.apply(_cell, axis=1)
+    cell = [
+        fmt_cell(r.estimate, r.ci_low, r.ci_high, getattr(r, "ci_method", None))
+        for r in summary.itertuples()
+    ]
     table = summary.assign(cell=cell).pivot_table(
         index=[*KEYS, "failed"], columns="metric", values="cell", aggfunc="first"
     )
-    order = [m for m in [*CASE_METRICS, "lesion_sensitivity"] if m in table.columns]
-    table = table[order].rename(columns={**CASE_METRICS, "lesion_sensitivity": "lesion sens."})
+    order = [m for m in HEADLINE if m in table.columns]
+    table = table[order].rename(columns={m: label(m) for m in order})
     return table.reset_index()
+
+
+def paired_rows(cases: pd.DataFrame, failures: str = "count") -> pd.DataFrame:
+    """Case rows ready for paired tests: the metric values under the failure policy plus each
+    case's share of lesions found (lesions of one case pair up, one by one they cannot)."""
+    rows = metric_tables(cases, cases.iloc[:0], failures)["cases"]
+    if {"n_lesions", "n_lesions_detected"} <= set(rows.columns):
+        total = rows["n_lesions"].astype(float)
+        found = rows["n_lesions_detected"].astype(float)
+        found = found.where(_ok(rows), 0.0)  # a counted failure found none
+        rows[PAIRED_LESION] = found / total.where(total > 0)
+    return rows
 
 
 def model_differences(
@@ -93,15 +215,15 @@ def model_differences(
     resamples: int = 10_000,
     correction: str = "holm",
 ) -> pd.DataFrame:
-    """Paired differences a - b per scenario and condition, with CIs and adjusted p-values."""
-    ok = cases[(cases["status"] == "ok") & cases["model"].isin([a, b])]
-    # only cases both models scored are paired
-    both = ok.groupby(["scenario", "case_id"])["model"].transform("nunique") == 2
-    ok = ok[both]
+    """Paired differences a - b per scenario and condition, failures counted, with CIs and
+    adjusted p-values."""
+    rows = paired_rows(cases[cases["model"].isin([a, b])])
+    values = [PAIRED_LESION if m == "lesion_sensitivity" else m for m in metrics]
     parts = [
         compare_models(
-            table, metrics, pairs=[(a, b)], n_resamples=resamples, adjust=correction
+            table, values, pairs=[(a, b)], n_resamples=resamples, adjust=correction
         ).assign(scenario=s)
-        for s, table in ok.groupby("scenario", sort=True)
+        for s, table in rows.groupby("scenario", sort=True)
     ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return out.replace({"metric": {PAIRED_LESION: "lesion_sensitivity"}}) if parts else out

@@ -22,8 +22,10 @@ from robustbench_liver.errors import ModelError, RobustBenchError
 from robustbench_liver.metrics import (
     MetricOptions,
     ToleranceBelowSpacingWarning,
+    failed_case,
     failed_case_row,
     score_case,
+    tumor_mask_from_prediction,
 )
 from robustbench_liver.metrics.case import PredictionError
 from robustbench_liver.runs.lesions import lesion_properties
@@ -145,9 +147,10 @@ def _run_model(
     try:
         model = load_model(model_spec)
     except Exception as err:  # a model that cannot load fails its cases, not the run
-        for spec, _case in built:
+        for spec, case in built:
             extra = _identity(unit, spec, model_spec)
-            yield spec, _failed(spec, extra, "model_error", _describe(err), start), []
+            failure = ("model_error", _describe(err))
+            yield spec, *_failed(spec, case, extra, failure, start, places, options)
         return
     name = model_name(model, model_spec)
     version = str(getattr(getattr(model, "card", None), "version", ""))
@@ -159,10 +162,14 @@ def _run_model(
         if isinstance(outcome, BaseException):
             status = "timeout" if isinstance(outcome, PredictionTimeout) else "model_error"
             text = str(outcome) if status == "timeout" else _describe(outcome)
-            yield spec, {**_failed(spec, extra, status, text, start), "seconds": seconds}, []
+            row, lesions = _failed(spec, case, extra, (status, text), start, places, options)
+            yield spec, {**row, "seconds": seconds}, lesions
             continue
-        where = places[spec.case_id]
-        yield (spec, *_score(spec, case, outcome, where, extra, options, seconds, start))
+        row, lesions = _score(spec, case, outcome, places, extra, options, seconds, start)
+        if row["status"] == "ok":  # the mask just scored, so a report never runs the model
+            mask = tumor_mask_from_prediction(np.asarray(outcome), spec.case_id, options=options)
+            RunStore(unit.run_dir).write_prediction(unit.scenario.name, name, spec.case_id, mask)
+        yield spec, row, lesions
 
 
 def _predict(unit: Unit, model: Any, built: list[tuple[CaseSpec, Case]], with_liver: bool) -> dict:
@@ -200,7 +207,7 @@ def _score(
     spec: CaseSpec,
     case: Case,
     prediction: Any,
-    where: dict[int, dict[str, Any]],
+    places: dict[str, dict[int, dict[str, Any]]],
     extra: dict,
     options: MetricOptions,
     seconds: float,
@@ -216,12 +223,18 @@ def _score(
             extra=extra,
         )
     except PredictionError as err:
-        return _failed(spec, extra, err.status, str(err), start), []
+        return _failed(spec, case, extra, (err.status, str(err)), start, places, options)
     except RobustBenchError as err:
-        return _failed(spec, extra, "invalid_prediction", str(err), start), []
+        failure = ("invalid_prediction", str(err))
+        return _failed(spec, case, extra, failure, start, places, options)
     row = {**scores.case, "seconds": seconds, "n_tumors": len(case.tumors)}
-    lesions = [{**lesion, **where.get(int(lesion["lesion_id"]), {})} for lesion in scores.lesions]
-    return row, lesions
+    return row, _with_places(scores.lesions, places[spec.case_id])
+
+
+def _with_places(
+    lesions: list[dict[str, Any]], where: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    return [{**lesion, **where.get(int(lesion["lesion_id"]), {})} for lesion in lesions]
 
 
 def _spacing(spec: CaseSpec, case: Case) -> tuple[float, float, float]:
@@ -229,6 +242,7 @@ def _spacing(spec: CaseSpec, case: Case) -> tuple[float, float, float]:
 
 
 def _identity(unit: Unit, spec: CaseSpec, model_spec: str) -> dict[str, Any]:
+    digest = _image_digest(spec)
     return {
         "scenario": unit.scenario.name,
         "scenario_version": unit.scenario.spec.version,
@@ -238,13 +252,46 @@ def _identity(unit: Unit, spec: CaseSpec, model_spec: str) -> dict[str, Any]:
         "base_scan": spec.scan.id,
         "replicate": spec.replicate,
         "is_control": spec.is_control,
+        "base_scan_digest": digest,
+        "seen_in_training": bool(digest) and digest in _trained_on_scans(model_spec),
     }
 
 
-def _failed(spec: CaseSpec, extra: dict, status: str, error: str, start: float) -> dict[str, Any]:
-    row = failed_case_row(spec.case_id, status, error, extra)
-    row["seconds"] = time.perf_counter() - start
-    return row
+def _image_digest(spec: CaseSpec) -> str:
+    """The base scan's `image_digest` (loaded by now: one hash per scan and worker), or ''
+    when it cannot load (its rows fail anyway)."""
+    try:
+        return spec.scan.image_digest()
+    except RobustBenchError:
+        return ""
+
+
+def _trained_on_scans(model_spec: str) -> tuple[str, ...]:
+    """Image digests the model's card says it was trained on (none when it cannot load)."""
+    try:
+        card = getattr(load_model(model_spec), "card", None)
+    except Exception:  # foreign code: its rows say why it failed
+        return ()
+    return tuple(getattr(card, "trained_on_scans", None) or ())
+
+
+def _failed(
+    spec: CaseSpec,
+    case: Case,
+    extra: dict,
+    failure: tuple[str, str],
+    start: float,
+    places: dict[str, dict[int, dict[str, Any]]],
+    options: MetricOptions,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A failed prediction: its case row and its ground-truth lesions, none found (so the
+    statistics can count the failure as a miss)."""
+    status, error = failure
+    scores = failed_case(
+        spec.case_id, status, error, case.label, _spacing(spec, case), options=options, extra=extra
+    )
+    row = {**scores.case, "seconds": time.perf_counter() - start, "n_tumors": len(case.tumors)}
+    return row, _with_places(scores.lesions, places[spec.case_id])
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from robustbench_liver.metrics.case import MetricOptions as _Scoring
+
+SCORING = _Scoring()
+"""The scoring defaults: one set, shared with `run` and `evaluate`."""
+
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -106,13 +111,13 @@ class Sweep(Strict):
 
 
 class MetricOptions(Strict):
-    nsd_tolerance_mm: Annotated[float, Field(gt=0, le=50)] = 2.0
-    min_volume_mm3: Annotated[float, Field(ge=0)] = 10.0
+    nsd_tolerance_mm: Annotated[float, Field(gt=0, le=50)] = SCORING.nsd_tolerance_mm
+    min_volume_mm3: Annotated[float, Field(ge=0)] = SCORING.min_volume_mm3
     """A case is called positive when the predicted tumor volume reaches this."""
-    lesion_match: Literal["overlap", "iou"] = "overlap"
+    lesion_match: Literal["overlap", "iou"] = SCORING.lesion_rule
     """overlap: a lesion is found when any predicted tumor voxel touches it; iou: when the
     touching prediction reaches `iou_threshold`."""
-    iou_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1
+    iou_threshold: Annotated[float, Field(gt=0, le=1)] = SCORING.iou_threshold
     radius_bins_mm: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0)
     """Left edges of the lesion-size bins by equivalent radius; the last is open-ended."""
 

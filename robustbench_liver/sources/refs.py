@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from robustbench_liver.errors import DataError
 from robustbench_liver.io.scan import GENERIC_STEMS
@@ -31,6 +35,53 @@ class ScanRef:
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, **{k: _plain(v) for k, v in self.args}}
+
+    def image_digest(self) -> str:
+        """`image_digest` of the loaded scan (memoised per process, like the scan)."""
+        return _image_digest(self)
+
+
+IMAGE_DIGEST_VERSION = 1
+SPACING_DECIMALS = 2
+"""Spacing is hashed rounded to 0.01 mm: copies of one scan disagree in the last digits
+(NIfTI keeps float32 zooms, DICOM decimal strings, a converter may round), not in the second."""
+
+
+def image_digest(scan: Scan) -> str:
+    """sha256 hex of a base scan's image content: what "the same scan" means to a model card's
+    `trained_on_scans` and to the leakage check of a run.
+
+    Hashed: a version tag, the shape, the spacing rounded to 0.01 mm, and the image as
+    little-endian float32 HU in the scan's RAS-canonical axes (what every loader returns).
+    Not hashed: file path, name, format (NIfTI or DICOM, int16 or int32 storage), origin and
+    the label masks, so one image gives one digest whatever labels a scenario reads with it.
+    A phantom's digest is that of its generated image.
+
+    Not `Scan.digest`: that one also hashes the liver and vessel masks and the exact float
+    spacing, as a case-cache key must (the masks steer the synthesis); changing it would
+    rebuild every cached case, so the two live side by side.
+    """
+    return volume_digest(scan.image, scan.spacing)
+
+
+def volume_digest(image: np.ndarray, spacing: tuple[float, float, float]) -> str:
+    """`image_digest` of an image in RAS-canonical axes (as `io.read_volume` returns it) and
+    its spacing in mm: for images without a liver mask to make a Scan of."""
+    # +0.0 turns -0.0 into 0.0: equal HU, equal bytes
+    array = (np.asarray(image, dtype=np.float32) + np.float32(0.0)).astype("<f4")
+    head = {
+        "digest": f"robustbench-liver/image/v{IMAGE_DIGEST_VERSION}",
+        "shape": [int(n) for n in array.shape],
+        "spacing_mm": [f"{float(s):.{SPACING_DECIMALS}f}" for s in spacing],
+    }
+    h = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
+    h.update(array.tobytes())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1024)
+def _image_digest(ref: ScanRef) -> str:
+    return image_digest(ref.load())
 
 
 @functools.lru_cache(maxsize=8)

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from robustbench_liver.errors import DataError, RobustBenchError
+from robustbench_liver.stats import intervals
 
 Seed = int | np.random.SeedSequence
 
@@ -200,20 +201,34 @@ def interval_part(
     method: str,
     expand: bool,
     seed: Seed,
+    kind: str | None = None,
 ) -> pd.DataFrame:
     """The batch's keys with metric, profile, n, n_clusters, estimate and its CI. The draws
     depend on the seed and the cluster count only: a group's interval does not change when
-    other groups are added or removed."""
+    other groups are added or removed.
+
+    `kind` ("continuous" or "proportion") picks the interval that covers for that kind of
+    metric and leaves it out (NaN, with a note) below its fewest base scans
+    (`stats.intervals`); None is the plain cluster bootstrap."""
     n_clusters = batch.sums.shape[1]
-    estimate, low, high, used = ratio_bootstrap(
-        batch.sums,
-        batch.counts,
-        confidence=confidence,
-        n_resamples=n_resamples,
-        method=method,
-        make_rng=partial(child_rng, seed, n_clusters),
-        expand=expand,
-    )
+    if kind is None or (
+        kind == "continuous" and n_clusters >= intervals.BOOTSTRAP_MIN_CLUSTERS
+    ):
+        estimate, low, high, used = ratio_bootstrap(
+            batch.sums,
+            batch.counts,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            method=method,
+            make_rng=partial(child_rng, seed, n_clusters),
+            expand=expand,
+        )
+    else:
+        estimate, low, high, used = _closed_form(batch.sums, batch.counts, kind, confidence)
+    if kind is not None and not intervals.has_ci(n_clusters, kind):
+        low = np.full(len(estimate), np.nan)
+        high = np.full(len(estimate), np.nan)
+        used = np.full(len(estimate), intervals.no_ci_note(n_clusters, kind), dtype=object)
     part = batch.keys.copy()
     part["metric"] = metric
     part["profile"] = profile
@@ -224,6 +239,25 @@ def interval_part(
     part["ci_high"] = high
     part["ci_method"] = used
     return part
+
+
+def _closed_form(
+    sums: np.ndarray, counts: np.ndarray, kind: str, confidence: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Estimate, CI and method name of the kinds that need no resampling."""
+    if kind not in intervals.KINDS:
+        raise RobustBenchError(f"interval kind must be one of {intervals.KINDS}, got {kind!r}")
+    estimate = sums.sum(axis=1) / counts.sum(axis=1)
+    if sums.shape[1] < 2:
+        nan = np.full(len(estimate), np.nan)
+        return estimate, nan, nan.copy(), np.full(len(estimate), "none (1 cluster)", dtype=object)
+    if kind == "proportion":
+        low, high = intervals.proportion_interval(sums, counts, confidence)
+        name = "Wilson, cluster-adjusted"
+    else:
+        low, high = intervals.t_interval(sums, counts, confidence)
+        name = "t, cluster"
+    return estimate, low, high, np.full(len(estimate), name, dtype=object)
 
 
 def _bootstrap_chunk(

@@ -10,8 +10,9 @@ give 95 % coverage; `expand=False` gives plain BCa (about 93 % with 20 base scan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from robustbench_liver.stats._resample import (
@@ -48,8 +49,15 @@ def bootstrap_ci(
     method: str = "BCa",
     expand: bool = True,
     seed: Seed = 0,
+    kinds: Mapping[str, str] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
 ) -> pd.DataFrame:
-    """Mean of each `values` column per `by` group, with a cluster-bootstrap CI.
+    """Mean of each `values` column per `by` group, with a cluster-level CI.
+
+    `kinds` maps a value to its kind of interval ("continuous" or "proportion", see
+    `stats.intervals`: the suite's metrics always pass one); a value without a kind gets the
+    plain cluster bootstrap. `bounds` clips a value's interval to its range (e.g. DSC in
+    [0, 1]): the true mean lies inside, so clipping never costs coverage.
 
     `table` holds one row per case (or per lesion); NaN values (undefined metrics) are left
     out. Returns one row per (group, metric): the `by` columns, then metric, profile (from
@@ -76,11 +84,16 @@ def bootstrap_ci(
                     method=method_,
                     expand=expand,
                     seed=seed,
+                    kind=(kinds or {}).get(name),
                 )
             )
     if not parts:
         return pd.DataFrame(columns=[*by, *RESULT_COLUMNS])
     out = pd.concat(parts, ignore_index=True)
+    for name, (low, high) in (bounds or {}).items():
+        rows = out["metric"] == name
+        out.loc[rows, "ci_low"] = np.clip(out.loc[rows, "ci_low"].astype(float), low, high)
+        out.loc[rows, "ci_high"] = np.clip(out.loc[rows, "ci_high"].astype(float), low, high)
     out["confidence"] = confidence
     out["n_resamples"] = int(n_resamples)
     order = {name: k for k, name in enumerate(names)}

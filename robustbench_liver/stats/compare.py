@@ -169,8 +169,12 @@ def compare_pairs(
     expand: bool = True,
     adjust: str = "holm",
     seed: Seed = 0,
+    kind: str | None = "continuous",
 ) -> pd.DataFrame:
     """Paired comparisons of the levels of `factor`, for each `within` group and metric.
+
+    The mean difference is a continuous quantity whatever the metric, so its interval is of
+    `kind` "continuous" (`stats.intervals`; None: plain cluster bootstrap).
 
     `pairs` are (a, b) levels of `factor`; units are matched on `within` + `pair_on`. CIs as
     in `bootstrap_ci` (BCa, expanded for few clusters unless `expand=False`); `adjust` is
@@ -199,6 +203,7 @@ def compare_pairs(
                 method=method_,
                 expand=expand,
                 seed=seed,
+                kind=kind,
             ).rename(columns={"n": "n_pairs", "estimate": "difference"})
             part["p_value"], part["p_method"] = sign_flip_pvalues(
                 batch.sums,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,13 @@ class TrainResult:
     sha256: str
 
 
-def card_of(config: TrainConfig, trained_on: str = "") -> ModelCard:
+def card_of(
+    config: TrainConfig, trained_on: str = "", trained_on_scans: Sequence[str] = ()
+) -> ModelCard:
     """The card of the model a run produces: its pre- and post-processing are what the
-    torch adapter will run, so training reads them from here too."""
+    torch adapter will run, so training reads them from here too. `trained_on_scans` are
+    the image digests of its base scans (`digests.base_scan_digests`), so that a run can
+    flag cases built on them."""
     m = config.model
     return ModelCard(
         name=m.name,
@@ -65,6 +69,7 @@ def card_of(config: TrainConfig, trained_on: str = "") -> ModelCard:
         license=m.license,
         citation=m.citation,
         trained_on=trained_on,
+        trained_on_scans=tuple(trained_on_scans),
     )
 
 
@@ -141,12 +146,21 @@ def train(
     seconds += time.monotonic() - session_start
     if end < config.iterations:
         return TrainResult(out, end, start, seconds, losses, Path(), Path(), "")
-    weights, spec, digest = export(config, net, out, scans.describe(), seconds)
+    # imported here: `python -m robustbench_liver.training.digests` must not find it loaded
+    from robustbench_liver.training.digests import base_scan_digests
+
+    seen = [d for _, d in base_scan_digests(config, scans)]
+    weights, spec, digest = export(config, net, out, scans.describe(), seconds, seen)
     return TrainResult(out, end, start, seconds, losses, spec, weights, digest)
 
 
 def export(
-    config: TrainConfig, net: torch.nn.Module, out: Path, base_scans: list[str], seconds: float
+    config: TrainConfig,
+    net: torch.nn.Module,
+    out: Path,
+    base_scans: list[str],
+    seconds: float,
+    scan_digests: Sequence[str] = (),
 ) -> tuple[Path, Path, str]:
     """Write the state dict and a torch-adapter spec (with sha256 and card) beside it."""
     m, d = config.model, config.data
@@ -172,7 +186,7 @@ def export(
         # the spec itself names the adapter, the weights and their sha256
         "card": {
             k: v
-            for k, v in card_of(config, trained_on).to_dict().items()
+            for k, v in card_of(config, trained_on, scan_digests).to_dict().items()
             if k not in ("adapter", "weights", "sha256")
         },
     }

@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "training": BASE | {"io", "sources", "synthesis", "models", "inference"},
     "runs": BASE
     | {"io", "sources", "synthesis", "scenarios", "models", "inference", "metrics", "stats"},
-    "report": BASE | {"stats", "display", "runs", "scenarios"},
+    "report": BASE | {"stats", "display", "runs", "scenarios", "metrics"},
     "cli": None,  # the command line may use everything
 }
 # third-party packages a part must never import (stats and report stay light and model-free)
@@ -91,3 +91,43 @@ def test_the_reader_sees_absolute_and_relative_imports():
     source = "from robustbench_liver.models import get_model\nimport torch\nfrom ..io import x\n"
     names = _parse(source, ("robustbench_liver", "stats", "probe"))
     assert {"robustbench_liver.models", "torch", "robustbench_liver.io"} <= names
+
+
+# A report reads the run folder and nothing else (STYLE.md): it never loads or runs a model,
+# so no part of report/ may reach the code that does, not even to redraw a picture.
+REPORT_NEVER = ("robustbench_liver.runs.work", "robustbench_liver.models")
+
+
+def _imported_names(source: str, module: tuple[str, ...]) -> set[str]:
+    """Like `_parse`, plus each name taken from a module ('from a.b import c' -> 'a.b.c'),
+    so 'from robustbench_liver.runs import work' counts as importing runs.work."""
+    names = _parse(source, module)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+REPORT_FILES = [p for p in FILES if _part(p) == "report"]
+
+
+@pytest.mark.parametrize("path", REPORT_FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_reports_never_import_model_code(path: Path):
+    module = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    for name in _imported_names(path.read_text(), module):
+        for banned in REPORT_NEVER:
+            assert not (name == banned or name.startswith(banned + ".")), (
+                f"{path.name} imports {name}: a report draws from the run folder only"
+            )
+
+
+def test_the_report_rule_sees_every_spelling():
+    module = ("robustbench_liver", "report", "probe")
+    for source in (
+        "from robustbench_liver.runs import work\n",
+        "from robustbench_liver.runs.work import load_model\n",
+        "import robustbench_liver.models.unet\n",
+    ):
+        names = _imported_names(source, module)
+        assert any(n.startswith(REPORT_NEVER) for n in names), source
+    assert REPORT_FILES, "no report modules found"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from robustbench_liver.report import montage, plots
 from robustbench_liver.report.headline import detection_by_size
@@ -50,15 +51,6 @@ def test_slice_goes_through_the_largest_lesion():
     assert montage.largest_lesion_slice(liver_only) in range(1, 11)
 
 
-def test_tumor_mask_reads_labels_probabilities_and_masks():
-    labels = np.array([0, 1, 2], dtype=np.uint8)
-    assert montage.tumor_mask(labels).tolist() == [False, False, True]
-    assert montage.tumor_mask(np.array([0.2, 0.5, 0.9])).tolist() == [False, True, True]
-    assert montage.tumor_mask(np.array([True, False])).tolist() == [True, False]
-    a = np.array([1, 1, 0, 0], dtype=bool)
-    assert montage.dice(a, a) == 1.0 and montage.dice(a, ~a) == 0.0
-
-
 def test_best_and_worst_cases_skip_controls_failures_and_break_ties_by_id():
     cases = pd.DataFrame(
         {
@@ -78,7 +70,7 @@ def test_best_and_worst_cases_skip_controls_failures_and_break_ties_by_id():
 def test_montage_draws_truth_and_prediction():
     label = label_volume()
     image = np.where(label == 2, 20.0, np.where(label == 1, 90.0, -100.0)).astype(np.float32)
-    prediction = (label == 2).astype(np.uint8) * 2
+    prediction = label == 2  # the bool tumor mask, as the run stores it
     panel = montage.make_panel("best", image, label, (1.0, 1.0, 2.0), prediction)
     assert panel.truth.any() and panel.prediction is not None and panel.prediction.any()
     assert panel.aspect == 1.0
@@ -86,3 +78,5 @@ def test_montage_draws_truth_and_prediction():
     picture = montage.draw_montage([[panel, without]], ["model m"])
     assert picture.startswith(MAGIC)
     assert picture == montage.draw_montage([[panel, without]], ["model m"])
+    with pytest.raises(TypeError, match="bool tumor mask"):  # a label map would outline liver
+        montage.make_panel("best", image, label, (1.0, 1.0, 2.0), label)

@@ -23,5 +23,5 @@ def test_cells_say_when_there_is_no_ci():
     )
     table = wide(rows)
     assert table["DSC"].iloc[0] == "0.91 [0.83, 0.95]"
-    assert table["specificity"].iloc[0] == "1.00 [no CI]"
+    assert table["specificity"].iloc[0] == "1.00 (no CI)"
     assert table["NSD"].iloc[0] == "n/a"

@@ -1,0 +1,67 @@
+"""Digests of the base scans a model was trained on, for its card's `trained_on_scans`.
+
+`robustbench-liver train` writes them into the card it exports. For weights trained before
+the field existed, print them from the training config, without training:
+
+    python -m robustbench_liver.training.digests \\
+        robustbench_liver/models/weights/unet_synth.train.yaml --data-root ../shared/data
+
+or digest any image (NIfTI file or DICOM folder; no labels needed) with `--image PATH`.
+Paste the printed lines under the card's `trained_on_scans:`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from robustbench_liver.sources.refs import image_digest, volume_digest
+from robustbench_liver.training.config import TrainConfig, load_config
+from robustbench_liver.training.data import BaseScans
+
+
+def base_scan_digests(config: TrainConfig, scans: BaseScans) -> list[tuple[str, str]]:
+    """(name, image digest) of every base scan a run may draw (as `BaseScans.describe`
+    counts them): each phantom seed, made exactly as training makes it, and each real scan
+    when `real_share` is above 0."""
+    out = [(f"phantom-{seed}", image_digest(scans.phantom(seed))) for seed in scans.phantom_seeds]
+    if config.data.real_share > 0:
+        out += [(spec.image, image_digest(scans.real_scan(i))) for i, spec in enumerate(scans.real)]
+    return out
+
+
+def file_digest(path: str | Path) -> str:
+    """The image digest of a NIfTI file or DICOM folder, read as `load_scan` reads it."""
+    from robustbench_liver.io.volume import read_volume
+
+    volume = read_volume(path)
+    return volume_digest(volume.array, volume.spacing)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m robustbench_liver.training.digests",
+        description="Print image digests for a model card's trained_on_scans (YAML lines).",
+    )
+    parser.add_argument("config", nargs="?", type=Path, help="training config (YAML)")
+    parser.add_argument("--data-root", type=Path, help="folder of the config's real_scans")
+    parser.add_argument(
+        "--image", type=Path, action="append", default=[], help="also digest this image"
+    )
+    args = parser.parse_args(argv)
+    if args.config is None and not args.image:
+        parser.error("give a training config, --image PATH, or both")
+    rows: list[tuple[str, str]] = []
+    if args.config is not None:
+        config = load_config(args.config)
+        rows += base_scan_digests(config, BaseScans(config, args.data_root))
+    rows += [(str(path), file_digest(path)) for path in args.image]
+    for name, digest in rows:
+        print(f"- {digest}  # {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
