@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from robustbench_liver.errors import RobustBenchError, did_you_mean
     from robustbench_liver.runs.store import RunStore
-    from robustbench_liver.runs.summary import model_differences
+    from robustbench_liver.runs.summary import fmt_cell, model_differences
     from robustbench_liver.stats import unreachable_significance
 
     cases, _ = RunStore(args.run_dir).tables()
@@ -36,18 +36,16 @@ def run(args: argparse.Namespace) -> int:
             raise RobustBenchError(f"{args.run_dir}: " + did_you_mean(name, known, "model"))
     a, b = args.models
     table = model_differences(cases, a, b, args.metrics, args.resamples, args.correction)
-    columns = [
-        "scenario",
-        "condition",
-        "metric",
-        "n_pairs",
-        "difference",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "p_adjusted",
+    if table.empty:
+        print(f"{a} and {b} share no scored case to compare")
+        return 0
+    # the interval, or why there is none ('no CI: 2 base scans, needs at least 12')
+    table["difference [95% CI]"] = [
+        fmt_cell(r.difference, r.ci_low, r.ci_high, r.ci_method) for r in table.itertuples()
     ]
-    print(f"{a} - {b} (positive: {a} is higher)")
+    columns = ["scenario", "condition", "metric", "n_pairs", "difference [95% CI]"]
+    columns += ["p_value", "p_adjusted"]
+    print(f"{a} - {b} (positive: {a} is higher; failed predictions count as misses)")
     print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for scenario, tests in table.groupby("scenario", sort=True):
         gap = unreachable_significance(tests, args.resamples, args.correction, alpha=0.05)

@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     needed = required_clusters(table)
     lines = [text, ""]
     for kind, k in needed.items():
-        lines.append(f"{kind}: covers from {k} base scans (the suite prints from {MIN_CLUSTERS[kind]})")
+        lines.append(
+            f"{kind}: covers from {k} base scans (the suite prints from {MIN_CLUSTERS[kind]})"
+        )
     print("\n".join(lines))
     if args.out:
         args.out.write_text(text + "\n")

@@ -9,12 +9,15 @@ columns case_id, condition, base_scan, replicate, is_control. Predictions are
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import warnings
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from robustbench_liver.metrics.case import MetricOptions as _Scoring
+
+SCORING = _Scoring()
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,7 +28,6 @@ if TYPE_CHECKING:
 
 SUFFIX = ".nii.gz"
 CASES_COLUMNS = ("case_id", "condition", "base_scan", "replicate", "is_control")
-SUMMARY_METRICS = ("dsc", "nsd", "case_sensitivity", "case_specificity")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,13 +54,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("results.parquet"), help="case rows (Parquet)"
     )
-    parser.add_argument("--nsd-tolerance-mm", type=float, default=2.0, help="NSD τ (2)")
+    # the scoring defaults are `run`'s: one set, in metrics.MetricOptions
     parser.add_argument(
-        "--min-volume-mm3", type=float, default=0.0,
-        help="case-level detection: smallest predicted tumor volume called positive (0)",
+        "--nsd-tolerance-mm", type=float, default=SCORING.nsd_tolerance_mm,
+        help=f"NSD τ ({SCORING.nsd_tolerance_mm:g})",
     )  # fmt: skip
-    parser.add_argument("--lesion-rule", choices=("overlap", "iou"), default="overlap")
-    parser.add_argument("--iou-threshold", type=float, default=0.5, help="with --lesion-rule iou")
+    parser.add_argument(
+        "--min-volume-mm3", type=float, default=SCORING.min_volume_mm3,
+        help="case-level detection: smallest predicted tumor volume called positive "
+        f"({SCORING.min_volume_mm3:g})",
+    )  # fmt: skip
+    parser.add_argument("--lesion-rule", choices=("overlap", "iou"), default=SCORING.lesion_rule)
+    parser.add_argument(
+        "--iou-threshold", type=float, default=SCORING.iou_threshold,
+        help=f"with --lesion-rule iou ({SCORING.iou_threshold:g})",
+    )  # fmt: skip
     parser.add_argument(
         "--tumor-label", type=int, choices=(1, 2), default=2,
         help="tumor value in the predictions: 2 (label map, default) or 1 (binary mask)",
@@ -181,25 +191,38 @@ def _score_one(
     from nibabel.filebasedimages import ImageFileError
 
     from robustbench_liver.errors import DataError
-    from robustbench_liver.metrics import PredictionError, failed_case_row, score_case
+    from robustbench_liver.metrics import (
+        PredictionError,
+        failed_case,
+        failed_case_row,
+        score_case,
+    )
 
     # what nibabel raises for a file it cannot read (truncated gzip, bad header, not NIfTI)
     unreadable = (ImageFileError, OSError, EOFError, ValueError, zlib.error)
     case_id = str(record["case_id"])
     extra = {k: v for k, v in record.items() if k != "case_id"}
 
+    gt_path = args.gt / "labelsTs" / f"{case_id}{SUFFIX}"
+    try:
+        gt, gt_affine, spacing = _load(gt_path)
+    except unreadable as err:
+        return failed_case_row(case_id, "bad_ground_truth", f"{gt_path}: {err}", extra), []
+
     def failed(status: str, message: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        return failed_case_row(case_id, status, message, extra), []
+        # the model's failure: scored as a miss, so its lesions are kept (not found)
+        try:
+            scores = failed_case(
+                case_id, status, message, gt, spacing, options=options, extra=extra
+            )
+        except DataError as err:
+            return failed_case_row(case_id, "bad_ground_truth", f"{gt_path}: {err}", extra), []
+        return scores.case, scores.lesions
 
     path = args.pred / f"{case_id}{SUFFIX}"
     if not path.exists():
         hint = _hint_for_missing(case_id, args.pred)
         return failed("missing", f"no prediction for case {case_id!r} ({hint})")
-    gt_path = args.gt / "labelsTs" / f"{case_id}{SUFFIX}"
-    try:
-        gt, gt_affine, spacing = _load(gt_path)
-    except unreadable as err:
-        return failed("bad_ground_truth", f"{gt_path}: {err}")
     try:
         pred, pred_affine, _ = _load(path)
     except unreadable as err:
@@ -218,40 +241,34 @@ def _score_one(
     return scores.case, scores.lesions
 
 
-def _fmt(row: pd.Series | None) -> str:
-    if row is None or not math.isfinite(row["estimate"]):
-        return "-"
-    low, high = row["ci_low"], row["ci_high"]
-    ci = f" [{low:.3f}, {high:.3f}]" if math.isfinite(low) and math.isfinite(high) else ""
-    return f"{row['estimate']:.3f}{ci}"
+def summary_table(rows: pd.DataFrame, lesions: pd.DataFrame, n_resamples: int, seed: int) -> str:
+    """Per condition: cases, failures, and the run summary's metrics with their intervals
+    (`runs.summary.scores`: failures counted, the same numbers `run` and `report` give)."""
+    from robustbench_liver.metrics.registry import HEADLINE, label
+    from robustbench_liver.runs.summary import fmt_cell, scores
+    from robustbench_liver.stats.intervals import CI_NOTE
 
-
-def summary_table(rows: pd.DataFrame, n_resamples: int, seed: int) -> str:
-    """Per condition: cases, failures, mean DSC / NSD / sensitivity / specificity with CIs."""
-    from robustbench_liver.stats import bootstrap_ci
-
-    ok = rows[rows["status"] == "ok"]
-    ci = bootstrap_ci(
-        ok, list(SUMMARY_METRICS), by=("condition",), n_resamples=n_resamples, seed=seed
-    )
-    index = {(r["condition"], r["metric"]): r for _, r in ci.iterrows()}
-    head = ["condition", "n", "failed", "DSC", "NSD", "sensitivity", "specificity"]
+    table = scores(rows, lesions, by=("condition",), resamples=n_resamples, seed=seed)
+    index = {(r["condition"], r["metric"]): r for _, r in table.iterrows()}
+    head = ["condition", "n", "failed", *(label(m) for m in HEADLINE)]
     lines = []
     for condition, group in rows.groupby("condition", sort=True, dropna=False):
         n_ok = int((group["status"] == "ok").sum())
         cells = [str(condition), str(n_ok), str(len(group) - n_ok)]
-        cells += [_fmt(index.get((condition, m))) for m in SUMMARY_METRICS]
+        for metric in HEADLINE:
+            r = index.get((condition, metric))
+            cells.append(
+                "-"
+                if r is None
+                else fmt_cell(r["estimate"], r["ci_low"], r["ci_high"], r["ci_method"])
+            )
         lines.append(cells)
     widths = [max(len(x) for x in col) for col in zip(head, *lines, strict=True)]
 
     def render(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
-    note = (
-        f"means with 95% cluster-bootstrap CIs over base scans ({n_resamples} resamples, "
-        "BCa expanded for few base scans; percentile where BCa is degenerate)"
-    )
-    return "\n".join([render(head), *(render(cells) for cells in lines), note])
+    return "\n".join([render(head), *(render(cells) for cells in lines), CI_NOTE])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -289,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_parquet(lesion_path, lesions)
 
     scored = rows[rows["status"] != "extra"]
-    print(summary_table(scored, args.n_resamples, args.seed))
+    print(summary_table(scored, lesions, args.n_resamples, args.seed))
     failed = scored[scored["status"] != "ok"]
     for _, row in failed.iterrows():
         print(f"failed: {row['case_id']}: {row['status']}: {row['error']}", file=sys.stderr)

@@ -43,7 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--executor", choices=("local", "dask"), default="local")
     parser.add_argument("--dask-address", help="tcp://HOST:PORT of a Dask scheduler")
-    parser.add_argument("--limit", type=int, help="only the first N cases of each condition")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="about N cases per condition: tumor cases and controls in the full plan's "
+        "proportion, at least one of each, the first in round-robin order",
+    )
     parser.add_argument("--timeout", type=float, help="seconds per prediction")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads per worker (default 1)"

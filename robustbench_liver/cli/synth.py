@@ -28,7 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--limit", type=int, help="only the first N cases of each condition")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="about N cases per condition: tumor cases and controls in the full plan's "
+        "proportion, at least one of each, the first in round-robin order",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     parser.add_argument(
         "--cache",

@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from robustbench_liver.cli import add_data_root
+from robustbench_liver.errors import RobustBenchError
+
+if TYPE_CHECKING:
+    from robustbench_liver.scenarios import Scenario
 
 EXAMPLE = """\
 examples:
   robustbench-liver validate scenarios/*.yaml
   robustbench-liver validate --params          # every parameter a sweep can set
+  robustbench-liver validate --design scenarios/size.yaml --models 2
+                                                # base scans, controls, CI widths, p floors
 """
 
 
@@ -23,11 +32,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("scenarios", nargs="*", type=Path, metavar="SCENARIO")
     parser.add_argument("--params", action="store_true", help="list the sweepable parameters")
+    parser.add_argument(
+        "--design",
+        action="store_true",
+        help="plan each scenario and print its study design: base scans and controls per "
+        "condition, expected CI half-widths, whether CIs are printed, the smallest p-values",
+    )
+    parser.add_argument(
+        "--models",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --design: models in the report; p-values are adjusted over all (default 1)",
+    )
+    add_data_root(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from robustbench_liver.errors import RobustBenchError
     from robustbench_liver.scenarios import PARAMS, load_scenario
 
     if args.params:
@@ -45,9 +67,28 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print(f"INVALID {err}", file=sys.stderr)
             continue
+        if args.design:
+            try:
+                text = design_text(scenario, args.data_root, args.models)
+            except RobustBenchError as err:
+                failed += 1
+                print(f"NO DESIGN {err}", file=sys.stderr)
+                continue
+            print(text + ("\n" if len(args.scenarios) > 1 else ""))
+            continue
         n = len(scenario.conditions)
         print(
             f"ok {path}: {scenario.name} v{scenario.spec.version}, {n} condition(s), "
             f"reference {scenario.reference}, hash {scenario.hash[:12]}"
         )
     return 1 if failed else 0
+
+
+def design_text(scenario: Scenario, data_root: Path | None, models: int) -> str:
+    from robustbench_liver.scenarios import base_scans, make_plan
+    from robustbench_liver.scenarios.design import design, render
+
+    if models < 1:
+        raise RobustBenchError(f"--models must be at least 1, got {models}")
+    plan = make_plan(scenario, base_scans(scenario, data_root))
+    return render(design(plan, models=models))

@@ -26,8 +26,14 @@ from robustbench_liver.report.document import (
     render_markdown,
 )
 from robustbench_liver.report.files import write_shared
-from robustbench_liver.report.headline import Headline, detection_by_size, small_tumor_headline
+from robustbench_liver.report.headline import (
+    FP_BUDGET,
+    Headline,
+    detection_by_size,
+    small_tumor_headline,
+)
 from robustbench_liver.report.html import render_html
+from robustbench_liver.report.paths import portable
 from robustbench_liver.report.rundata import RunData, load_run, profiles
 from robustbench_liver.report.tables import (
     condition_tests,
@@ -48,7 +54,10 @@ HEADLINE_TEXT = (
     "radius bin (all conditions pooled) whose lesion sensitivity, and that of every larger bin "
     "with lesions, is at least 0.80. 'censored' means it is already the smallest bin that held "
     "lesions. The radius CI applies the same rule to cluster-bootstrap resamples of the base "
-    "scans; the sensitivity in that bin has its own bootstrap CI."
+    "scans; the sensitivity in that bin has its own CI. Sensitivity is bought with false "
+    f"positives, so the headline is FROC-style: it is reached only at no more than {FP_BUDGET:g} "
+    "false-positive lesion per case (scored cases, all conditions), and the table gives each "
+    "model's rate beside it."
 )
 
 
@@ -131,7 +140,13 @@ def _numbers(data: RunData, name: str, options: ReportOptions) -> sec.ScenarioNu
         ),
         model_tests=model_tests(cases, correction=info.correction, **stats),  # type: ignore[arg-type]
         by_size=by_size,
-        headlines=small_tumor_headline(lesions, info.bins, **stats, by_size=by_size),  # type: ignore[arg-type]
+        headlines=small_tumor_headline(
+            lesions,
+            info.bins,
+            **stats,
+            by_size=by_size,
+            cases=cases,  # type: ignore[arg-type]
+        ),
         profiles=profiles(cases, lesions),
         resamples=resamples,
         confidence=info.confidence,
@@ -168,6 +183,7 @@ def _headline_table(numbers: list[sec.ScenarioNumbers]) -> Table:
                         Cell("n/a"),
                         Cell("n/a", ""),
                         sec.count(0),
+                        Cell("n/a", ""),
                     )
                 )
     columns = (
@@ -177,12 +193,17 @@ def _headline_table(numbers: list[sec.ScenarioNumbers]) -> Table:
         "radius CI",
         "sensitivity in that bin",
         "lesions in bin",
+        "false positives / case",
     )
     return Table(columns, tuple(rows), "per model, all conditions of the scenario", "headline")
 
 
 def _headline_row(scenario: str, h: Headline) -> tuple[Cell, ...]:
     label = h.label + (" (censored)" if h.censored else "")
+    if h.fp_per_case is not None and h.fp_per_case > h.fp_budget:
+        label = (
+            f"not reached at ≤ {h.fp_budget:g} FP/case (sensitivity alone: {h.sensitivity_label})"
+        )
     return (
         Cell(scenario),
         Cell(h.model),
@@ -190,6 +211,7 @@ def _headline_row(scenario: str, h: Headline) -> tuple[Cell, ...]:
         Cell(h.radius_ci_label),
         Cell(fmt_ci(h.sensitivity, h.ci_low, h.ci_high), h.sensitivity or ""),
         sec.count(h.lesions),
+        Cell(fmt_ci(h.fp_per_case, h.fp_ci_low, h.fp_ci_high), h.fp_per_case or ""),
     )
 
 
@@ -242,7 +264,7 @@ def _montage_blocks(data: RunData, num: sec.ScenarioNumbers, options: ReportOpti
             grid.append(row)
             titles.append(model)
     except Exception as err:  # a montage must never cost the whole report
-        return [*blocks, Paragraph(f"Montages skipped: {type(err).__name__}: {err}")]
+        return [*blocks, Paragraph(portable(f"Montages skipped: {type(err).__name__}: {err}"))]
     if grid:
         blocks.append(
             Figure(
@@ -253,7 +275,7 @@ def _montage_blocks(data: RunData, num: sec.ScenarioNumbers, options: ReportOpti
                 "orientation; green: ground truth, red: prediction (the mask the run scored).",
             )
         )
-    blocks += [Paragraph(n) for n in notes]
+    blocks += [Paragraph(portable(n)) for n in notes]
     return blocks
 
 
@@ -290,7 +312,7 @@ def _model_blocks(data: RunData) -> list[Block]:
         rows.append(
             (
                 Cell(model),
-                Cell(str(entry.get("spec", ""))),
+                Cell(portable(str(entry.get("spec", "")))),
                 Cell(str(card.get("version", ""))),
                 Cell(str(card.get("adapter", ""))),
                 Cell(str(card.get("needs_liver", ""))),
@@ -299,7 +321,7 @@ def _model_blocks(data: RunData) -> list[Block]:
             )
         )
     columns = ("model", "spec", "version", "adapter", "needs liver", "license", "weights sha256")
-    cards = json.dumps({m: data.model_entry(m) for m in models}, indent=2, sort_keys=True)
+    cards = json.dumps(portable({m: data.model_entry(m) for m in models}), indent=2, sort_keys=True)
     return [
         Heading(2, "Models"),
         Table(columns, tuple(rows), name="models"),
@@ -323,5 +345,8 @@ def _manifest_blocks(data: RunData) -> list[Block]:
             f"format {m.get('format')}, package {m.get('package_version')}, platform: "
             f"{platform or 'n/a'}, options: {json.dumps(m.get('options', {}), sort_keys=True)}"
         ),
-        Details("manifest.json", (Code(json.dumps(slim, indent=2, sort_keys=True), "json"),)),
+        Details(
+            "manifest.json (local paths cut to file names)",
+            (Code(json.dumps(portable(slim), indent=2, sort_keys=True), "json"),),
+        ),
     ]

@@ -11,8 +11,10 @@ import pandas as pd
 
 from robustbench_liver.report.digest import plain, rows_digest
 
-IDENTITY = ("case_id", "condition", "base_scan", "replicate", "is_control")
-"""What makes a case the case it is (not what a model made of it)."""
+IDENTITY = ("case_id", "condition", "base_scan", "replicate", "is_control", "base_scan_digest")
+"""What makes a case the case it is, not what a model made of it. base_scan_digest (the base
+scan's image digest, in rows of runs since it was added) tells another data root holding
+other images under the same file names apart."""
 SEEN = "seen_in_training"
 """Boolean column of case and lesion rows: the model saw this case's base scan in training.
 Absent in older runs, read as False."""
@@ -28,6 +30,8 @@ class CaseSet:
     ids: frozenset[str]
     conditions: frozenset[str]
     base_scans: frozenset[str]
+    images: frozenset[tuple[str, str]]
+    """(base scan id, image digest or '') pairs."""
     tumor_cases: int
     controls: int
 
@@ -55,15 +59,21 @@ class CaseSet:
 
 def case_set(cases: pd.DataFrame) -> CaseSet:
     """The case set of one model's case rows on one scenario."""
-    identity = pd.DataFrame(
-        {c: cases[c] if c in cases.columns else None for c in IDENTITY}, index=cases.index
-    ).drop_duplicates(subset=["case_id"])
-    control = identity["is_control"].map(lambda v: plain(v) is True)
+    present = [c for c in IDENTITY if c in cases.columns]  # older runs lack the image digest
+    identity = cases[present].drop_duplicates(subset=["case_id"])
+    digests = identity.get("base_scan_digest", pd.Series("", index=identity.index))
+    control = identity.get("is_control", pd.Series(False, index=identity.index)).map(
+        lambda v: plain(v) is True
+    )
     return CaseSet(
         sha256=rows_digest(identity),
         ids=frozenset(str(v) for v in identity["case_id"]),
         conditions=frozenset(str(v) for v in identity["condition"]),
         base_scans=frozenset(str(v) for v in identity["base_scan"]),
+        images=frozenset(
+            (str(scan), str(plain(digest) or ""))
+            for scan, digest in zip(identity["base_scan"], digests, strict=True)
+        ),
         tumor_cases=int((~control).sum()),
         controls=int(control.sum()),
     )
@@ -75,10 +85,7 @@ def difference(this: CaseSet, other: CaseSet, name: str = "") -> str:
     name = name or f"case set {other.sha256[:12]}"
     a, b = this.ids, other.ids
     if a == b:
-        text = (
-            f"the same {len(a)} case ids as {name}, but with another condition, base scan, "
-            "replicate or control flag"
-        )
+        text = f"the same {len(a)} case ids as {name}"
     elif a < b:
         text = f"{len(a)} of the {len(b)} cases of {name}"
     elif a > b:
@@ -96,6 +103,14 @@ def difference(this: CaseSet, other: CaseSet, name: str = "") -> str:
             text += f"; {what} only here: {_names(mine - theirs)}, only there: " + _names(
                 theirs - mine
             )
+    if this.base_scans == other.base_scans and this.images != other.images:
+        changed = {scan for scan, _ in this.images ^ other.images}
+        text += (
+            f"; base scans {_names(changed)} are other images under the same names (another "
+            "data root?)"
+        )
+    elif a == b and this.base_scans == other.base_scans:
+        text += ", but another condition, replicate or control flag for some of them"
     return text
 
 

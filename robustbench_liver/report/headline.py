@@ -10,8 +10,13 @@ smallest observed bin (the true threshold may lie lower than the bins measured).
 
 Its CI: the same rule applied to cluster-bootstrap resamples of the base scans (the lesions of
 one scan are correlated); the interval's ends are the resampled headline bins at the
-(1 ± level) / 2 quantiles. The sensitivity inside the headline bin is reported with its own
-BCa CI from `stats.bootstrap_ci`.
+(1 ± level) / 2 quantiles. The sensitivity inside the headline bin has the interval of a
+proportion (`stats.intervals`).
+
+Sensitivity is bought with false positives (a model that floods the liver with tumor finds
+every lesion), so the headline is FROC-style: it states the model's false-positive lesions
+per case (scored cases of the scenario, with its CI), and a model above `FP_BUDGET` per case
+has not reached the headline, whatever its sensitivity.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from robustbench_liver.runs.summary import scores
 from robustbench_liver.stats import bootstrap_ci
 
 THRESHOLD = 0.8
+FP_BUDGET = 1.0
+"""False-positive lesions per case up to which sensitivity counts for the headline."""
 
 
 def bin_index(radius_mm: pd.Series | np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
@@ -51,11 +59,12 @@ def detection_by_size(
 ) -> pd.DataFrame:
     """Lesion sensitivity per group and radius bin, with CIs; empty bins are kept (n = 0).
 
-    Columns: by..., bin, label, lesions, detected, estimate, ci_low, ci_high, n_clusters.
+    Columns: by..., bin, label, lesions, detected, estimate, ci_low, ci_high, ci_method,
+    n_clusters.
     """
     columns = [*by, "bin", "label", "lesions", "detected", "estimate", "ci_low", "ci_high"]
     if lesions.empty or "detected" not in lesions or "radius_mm" not in lesions:
-        return pd.DataFrame(columns=[*columns, "n_clusters"])
+        return pd.DataFrame(columns=[*columns, "ci_method", "n_clusters"])
     table = lesions.assign(
         bin=bin_index(lesions["radius_mm"], edges),
         lesion_sensitivity=lesions["detected"].astype(float),
@@ -67,6 +76,7 @@ def detection_by_size(
         n_resamples=resamples,
         confidence=confidence,
         seed=seed,
+        kinds={"lesion_sensitivity": "proportion"},
     )
     counts = table.groupby([*by, "bin"]).agg(
         lesions=("detected", "size"), detected=("detected", "sum")
@@ -75,12 +85,14 @@ def detection_by_size(
     grid = groups.merge(pd.DataFrame({"bin": range(len(edges))}), how="cross")
     out = grid.merge(counts.reset_index(), on=[*by, "bin"], how="left")
     out = out.merge(
-        ci[[*by, "bin", "estimate", "ci_low", "ci_high", "n_clusters"]], on=[*by, "bin"], how="left"
+        ci[[*by, "bin", "estimate", "ci_low", "ci_high", "ci_method", "n_clusters"]],
+        on=[*by, "bin"],
+        how="left",
     )
     out[["lesions", "detected"]] = out[["lesions", "detected"]].fillna(0).astype(int)
     out["n_clusters"] = out["n_clusters"].fillna(0).astype(int)
     out["label"] = [bin_label(int(i), edges) for i in out["bin"]]
-    return out[[*columns, "n_clusters"]].reset_index(drop=True)
+    return out[[*columns, "ci_method", "n_clusters"]].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,14 @@ class Headline:
     radius_ci_high_mm: float | None
     """None: not reached in more than the upper tail of resamples."""
     radius_ci_label: str
+    fp_per_case: float | None
+    """False-positive lesions per scored case (all conditions), the headline's price."""
+    fp_ci_low: float | None
+    fp_ci_high: float | None
+    fp_budget: float
+    sensitivity_label: str
+    """Where sensitivity alone reaches 80 % ('5–10 mm', 'not reached'), whatever the false
+    positives: with `fp_per_case` it is the FROC-style point."""
     confidence: float
     resamples: int
 
@@ -131,11 +151,15 @@ def small_tumor_headline(
     confidence: float = 0.95,
     seed: int = 0,
     by_size: pd.DataFrame | None = None,
+    cases: pd.DataFrame | None = None,
+    fp_budget: float = FP_BUDGET,
 ) -> list[Headline]:
-    """One headline per model (sorted by name) from the scenario's lesion rows; `by_size`
-    is `detection_by_size` of the same rows and settings when the caller has it already."""
+    """One headline per model (sorted by name) from the scenario's lesion rows and (for the
+    false positives) case rows; `by_size` is `detection_by_size` of the same rows and
+    settings when the caller has it already."""
     if lesions.empty:
         return []
+    fp = _false_positives(cases, resamples, confidence, seed)
     if by_size is None:
         by_size = detection_by_size(
             lesions, edges, resamples=resamples, confidence=confidence, seed=seed
@@ -154,6 +178,12 @@ def small_tumor_headline(
         alpha = (1.0 - confidence) / 2.0
         lo, hi = (int(np.quantile(draws, q, method="inverted_cdf")) for q in (alpha, 1 - alpha))
         rows = by_size[by_size["model"] == model].set_index("bin")
+        fp_row = fp.get(str(model))
+        fp_rate = _float(fp_row["estimate"]) if fp_row is not None else None
+        affordable = fp_rate is None or fp_rate <= fp_budget
+        sensitivity_label = bin_label(point, edges) if point < n_bins else "not reached"
+        if not affordable:
+            point = n_bins  # found by flooding: not a headline
         reached = point < n_bins
         observed = np.flatnonzero(total.sum(0) > 0)
         row = rows.loc[point] if reached else None
@@ -171,12 +201,30 @@ def small_tumor_headline(
                 lesions=int(row["lesions"]) if row is not None else 0,
                 radius_ci_low_mm=float(edges[lo]) if lo < n_bins else None,
                 radius_ci_high_mm=float(edges[hi]) if hi < n_bins else None,
-                radius_ci_label=_ci_label(lo, hi, edges),
+                radius_ci_label=_ci_label(lo, hi, edges) if affordable else "n/a",
+                fp_per_case=fp_rate,
+                fp_ci_low=_float(fp_row["ci_low"]) if fp_row is not None else None,
+                fp_ci_high=_float(fp_row["ci_high"]) if fp_row is not None else None,
+                fp_budget=fp_budget,
+                sensitivity_label=sensitivity_label,
                 confidence=confidence,
                 resamples=int(resamples),
             )
         )
     return out
+
+
+def _false_positives(
+    cases: pd.DataFrame | None, resamples: int, confidence: float, seed: int
+) -> dict[str, pd.Series]:
+    """Model -> its false-positive lesions per case, with CI (empty without case rows)."""
+    if cases is None or cases.empty:
+        return {}
+    table = scores(
+        cases, cases.iloc[:0], by=("model",), resamples=resamples, confidence=confidence,
+        seed=seed, metrics=("fp_per_case",),
+    )  # fmt: skip
+    return {str(r["model"]): r for _, r in table.iterrows()}
 
 
 def _resampled_bins(

@@ -15,6 +15,7 @@ import pandas as pd
 
 from robustbench_liver import __version__
 from robustbench_liver.errors import DataError, RobustBenchError
+from robustbench_liver.metrics.registry import RANK_BY
 from robustbench_liver.report.casesets import CaseSet, case_set, difference, seen_rows
 from robustbench_liver.report.digest import plain, rows_digest
 from robustbench_liver.report.files import write_shared
@@ -187,7 +188,10 @@ def _board(models: dict[str, Member], resamples: int | None, include_seen: bool)
         data = runs[id(member.data)]
         e = entry(data, member.info, model, n_resamples, member.info.confidence)
         entries.append(_annotate(e, member))
-    entries.sort(key=lambda e: (-_or(e["scores"].get("dsc", {}).get("estimate")), e["model"]))
+    # failure-counted DSC first; on a tie, the model that failed less (it answered) ranks higher
+    entries.sort(
+        key=lambda e: (-_or(e["scores"].get(RANK_BY, {}).get("estimate")), e["failed"], e["model"])
+    )
     cases = pd.concat([d.cases[d.cases["scenario"] == info.name] for d in runs.values()])
     lesions = pd.concat([d.scenario_lesions(info.name) for d in runs.values()])
     notes = []
@@ -282,7 +286,7 @@ def entry(
     if dsc:
         condition, score = min(dsc, key=lambda cs: cs[1]["estimate"])  # first of ties
         worst = {"condition": condition, "metric": "dsc", "score": score}
-    headline = small_tumor_headline(lesions, info.bins, **stats)  # type: ignore[arg-type]
+    headline = small_tumor_headline(lesions, info.bins, **stats, cases=cases)  # type: ignore[arg-type]
     card_entry = data.model_entry(model)
     versions = sorted({str(v) for v in cases.get("model_version", pd.Series([], dtype=str))})
     return {
@@ -453,10 +457,12 @@ def _label(key: BoardKey, split: set[tuple[str, int, str]]) -> str:
 def _moved(
     boards: dict[BoardKey, dict[str, Any]], found: Found, split: set[tuple[str, int, str]]
 ) -> list[str]:
-    """A model of a board that the run folders hold on another case set, said in words."""
+    """A model of a board that the run folders hold only on another case set, in words."""
     out = []
     for key, board in boards.items():
         for e in board["entries"]:
+            if e["model"] in found.get(key, {}):
+                continue
             for other, members in found.items():
                 if other[:3] == key[:3] and other != key and e["model"] in members:
                     now = members[e["model"]].case_set

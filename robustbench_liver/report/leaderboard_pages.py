@@ -23,7 +23,12 @@ INTRO = (
     "(runs with another --limit, unfinished runs or other base scans get a board of their "
     "own, with a note on how they differ); boards are never mixed. Rows of cases a model saw "
     "in training are left out of its scores unless the board says otherwise. Scores are "
-    "means with CIs clustered by base scan. Every number is "
+    "means with 95 % CIs clustered by base scan (none where too few base scans leave no "
+    "interval that covers; the cell says how many are needed). A failed prediction counts "
+    "as a miss (on a control, as a false positive): models are ranked by DSC counted so, "
+    "then by fewer failures; the scored-only figure follows in parentheses where it differs. "
+    "The small-tumor headline holds only at no more than one false-positive lesion per case. "
+    "Every number is "
     "recomputed from the run folders' per-case rows by `robustbench-liver leaderboard RUNDIR... "
     "--out DIR --verify`, and leaderboard.json follows a versioned JSON Schema "
     "(robustbench_liver/report/leaderboard.schema.json). Click a column header to sort."
@@ -47,7 +52,11 @@ def leaderboard_document(document: dict[str, Any]) -> Document:
 def _score_cell(score: dict[str, Any] | None) -> Cell:
     if not score or score.get("estimate") is None:
         return Cell("n/a", "")
-    return Cell(fmt_ci(score["estimate"], score["ci_low"], score["ci_high"]), score["estimate"])
+    text = fmt_ci(score["estimate"], score["ci_low"], score["ci_high"], score.get("ci_method"))
+    scored_only = score.get("scored_only")
+    if scored_only is not None and f"{scored_only:.2f}" != f"{score['estimate']:.2f}":
+        text += f" (scored only {scored_only:.2f})"  # failures counted in the main figure
+    return Cell(text, score["estimate"])
 
 
 def _worst_cell(worst: dict[str, Any] | None) -> Cell:

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from robustbench_liver.metrics.registry import BY_NAME
 from robustbench_liver.report.tables import LABELS
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -50,6 +51,7 @@ def metric_vs_level(
     ]
     for k, metric in enumerate(metrics):
         ax = fig.add_subplot(rows, cols, k + 1)
+        notes: set[str] = set()
         for i, model in enumerate(models):
             part = scores[(scores["metric"] == metric) & (scores["model"] == model)]
             part = part.set_index("condition").reindex(list(conditions))
@@ -60,15 +62,29 @@ def metric_vs_level(
             hi = part["ci_high"].to_numpy(dtype=float)
             ax.plot(x, y, marker="o", color=color(i), label=model, linewidth=1.6)
             ax.fill_between(x, lo, hi, color=color(i), alpha=0.18, linewidth=0)
+            notes |= _no_ci_notes(part)
         ax.set_title(LABELS.get(metric, metric))
         ax.set_xticks(x, labels, rotation=30 if len(conditions) > 4 else 0, ha="right")
-        ax.set_ylim(-0.03, 1.03)
+        if notes:  # a missing band is a statement, not an omission
+            ax.text(0.5, 0.02, "; ".join(sorted(notes)), transform=ax.transAxes, ha="center",
+                    va="bottom", fontsize=7, color="0.35")  # fmt: skip
+        low, high = BY_NAME[metric].bounds if metric in BY_NAME else (0.0, 1.0)
+        if np.isfinite(high):
+            ax.set_ylim(low - 0.03 * (high - low), high + 0.03 * (high - low))
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     handles, names = fig.axes[0].get_legend_handles_labels() if fig.axes else ([], [])
     if handles:
         fig.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)))
     return png(fig)
+
+
+def _no_ci_notes(part: pd.DataFrame) -> set[str]:
+    """The 'no CI: N base scans, needs at least K' notes of a line's points."""
+    if "ci_method" not in part:
+        return set()
+    shown = part["estimate"].notna() & part["ci_low"].isna()
+    return {str(m) for m in part.loc[shown, "ci_method"] if str(m).startswith("no CI")}
 
 
 def sensitivity_vs_radius(by_size: pd.DataFrame, models: Sequence[str], threshold: float) -> bytes:

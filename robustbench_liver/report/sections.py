@@ -23,6 +23,7 @@ from robustbench_liver.report.document import (
     Table,
 )
 from robustbench_liver.report.headline import THRESHOLD, Headline
+from robustbench_liver.report.paths import portable
 from robustbench_liver.report.rundata import ScenarioInfo
 from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci, fmt_number, fmt_p, lookup
 from robustbench_liver.runs.store import slug
@@ -178,9 +179,11 @@ def score_table(num: ScenarioNumbers) -> Table:
             cells = [Cell(condition), Cell(model), count(counts["cases"]), count(counts["failed"])]
             for metric in METRICS:
                 keys = dict(model=model, condition=condition, metric=metric)
-                cells.append(
-                    ci_with_scored_only(lookup(num.scores, **keys), lookup(num.scored_only, **keys))
-                )
+                row = lookup(num.scores, **keys)
+                if row is None and metric == "case_specificity":
+                    cells.append(_shared_controls(num, model))
+                    continue
+                cells.append(ci_with_scored_only(row, lookup(num.scored_only, **keys)))
             rows.append(tuple(cells))
     columns = ("condition", "model", "cases", "failed", *(LABELS[m] for m in METRICS))
     caption = (
@@ -188,6 +191,19 @@ def score_table(num: ScenarioNumbers) -> Table:
         "as false positives), the scored-only estimate in parentheses where it differs"
     )
     return Table(columns, tuple(rows), caption, name="scores")
+
+
+def _shared_controls(num: ScenarioNumbers, model: str) -> Cell:
+    """Conditions that render the same images share one set of controls (scenarios.plan):
+    point to the condition that holds them."""
+    table = num.scores
+    if table.empty:
+        return Cell("n/a", "")
+    mine = table[(table["model"] == model) & (table["metric"] == "case_specificity")]
+    holders = sorted(set(mine["condition"]))
+    if len(holders) != 1:
+        return Cell("n/a", "")
+    return Cell(f"shared: see {holders[0]}", "")
 
 
 def change_table(num: ScenarioNumbers) -> Table:
@@ -316,7 +332,7 @@ def failure_blocks(num: ScenarioNumbers) -> list[Block]:
                 else str(r["case_id"])
             ),
             Cell(str(r["status"])),
-            Cell(str(r["error"] or "")[:300]),
+            Cell(portable(str(r["error"] or ""))[:300]),
         )
         for _, r in num.failed_cases.iterrows()
     )
@@ -388,7 +404,7 @@ def plot_blocks(num: ScenarioNumbers) -> list[Block]:
 def source_blocks(info: ScenarioInfo) -> list[Block]:
     if not info.sources:
         return [Paragraph("(the manifest holds no scenario text)")]
-    blocks: list[Block] = [Code(text, "yaml") for text in info.sources.values()]
+    blocks: list[Block] = [Code(portable(text), "yaml") for text in info.sources.values()]
     names = ", ".join(PurePath(p).name for p in info.sources)
     return [Details(f"Scenario text ({names})", tuple(blocks))]
 

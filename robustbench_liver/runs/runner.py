@@ -144,11 +144,10 @@ class SeenInTrainingWarning(UserWarning):
 def _record_seen_in_training(
     store: RunStore, plans: list[Plan], cases: pd.DataFrame, asked: set[tuple[str, str, str]]
 ) -> None:
-    """Add to each scenario's manifest entry its base scans' image digests and, per model,
-    the cases marked `seen_in_training` (base scan -> case ids), read from the rows: the
-    workers hashed the scans they loaded anyway, so the digests cost this process nothing.
-    Warn once, in one line, when this run marked any case."""
-    if cases.empty or "seen_in_training" not in cases or "base_scan_digest" not in cases:
+    """Add to each scenario's manifest entry, per model, the cases its rows mark
+    `seen_in_training` (base scan -> case ids), for the report; warn once, in one line,
+    when this run marked any case."""
+    if cases.empty or "seen_in_training" not in cases:
         return  # rows of an older version only
     manifest = store.read_manifest() or {"scenarios": {}}
     for plan in plans:
@@ -156,10 +155,6 @@ def _record_seen_in_training(
         rows = cases[cases["scenario"] == plan.scenario.name]
         if entry is None or rows.empty:
             continue
-        known = rows[rows["base_scan_digest"].map(lambda d: isinstance(d, str) and len(d) == 64)]
-        entry["base_scan_digests"] = dict(
-            sorted(known.groupby("base_scan")["base_scan_digest"].first().items())
-        )
         seen: dict[str, dict[str, list[str]]] = {}
         for r in rows[rows["seen_in_training"].eq(True)].itertuples():  # old rows: NaN
             seen.setdefault(str(r.model), {}).setdefault(str(r.base_scan), []).append(r.case_id)
@@ -215,6 +210,7 @@ def _update_manifest(
             "limit": options.limit,
             "spec": s.spec.model_dump(mode="json"),
             "sources": s.sources,
+            "base_scan_digests": _file_digests(plan, known),
         }
     for spec in models:
         model = load_model(spec)
@@ -231,6 +227,29 @@ def _update_manifest(
         }
     )
     store.write_manifest(manifest)
+
+
+def _file_digests(plan: Plan, known: dict[str, Any] | None) -> dict[str, str]:
+    """`image_digest` of each file-based base scan (one read each, once per run folder: a
+    resumed run reuses them), so the manifest says which images were used wherever the
+    files move. Phantoms are left out: their seed and options name them, and hashing one
+    means generating it again (about 1 s each)."""
+    from robustbench_liver.sources.refs import image_file_digest
+
+    previous = dict((known or {}).get("base_scan_digests") or {})
+    same_files = {s.get("id"): s for s in (known or {}).get("base_scans") or []}
+    out: dict[str, str] = {}
+    for ref in plan.scans:
+        if ref.kind != "file":
+            continue
+        if ref.id in previous and same_files.get(ref.id) == ref.describe():
+            out[ref.id] = previous[ref.id]
+            continue
+        try:
+            out[ref.id] = image_file_digest(dict(ref.args)["image_path"])
+        except RobustBenchError:  # unreadable: its cases fail with the reason
+            continue
+    return out
 
 
 def _now() -> str:

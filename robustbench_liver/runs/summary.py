@@ -57,10 +57,16 @@ def metric_tables(
     rows = cases[~cases["status"].isin(BENCH_FAILURES)].copy() if not cases.empty else cases
     if rows.empty:
         return {"cases": rows, "lesions": lesions.iloc[:0], "components": rows}
+    found = lesions
+    if not lesions.empty and "detected" in lesions:
+        keep = _ok(lesions) if failures == "exclude" else pd.Series(True, index=lesions.index)
+        found = lesions.assign(lesion_sensitivity=lesions["detected"].astype(float))[keep]
     ok = _ok(rows)
     if failures == "exclude":
         rows = rows[ok].copy()
         ok = ok[ok]
+    if rows.empty:
+        return {"cases": rows, "lesions": found, "components": rows}
     tumor = _has_tumor(rows)
     failed = ~ok
     for name in ("dsc", "nsd", "case_sensitivity"):
@@ -72,10 +78,6 @@ def metric_tables(
         else np.nan
     )
     rows.loc[failed, "fp_per_case"] = np.nan
-    found = lesions
-    if not lesions.empty and "detected" in lesions:
-        keep = _ok(lesions) if failures == "exclude" else pd.Series(True, index=lesions.index)
-        found = lesions[keep].assign(lesion_sensitivity=lesions["detected"].astype(float))
     return {"cases": rows, "lesions": found, "components": _components(rows[ok])}
 
 

@@ -242,7 +242,6 @@ def _spacing(spec: CaseSpec, case: Case) -> tuple[float, float, float]:
 
 
 def _identity(unit: Unit, spec: CaseSpec, model_spec: str) -> dict[str, Any]:
-    digest = _image_digest(spec)
     return {
         "scenario": unit.scenario.name,
         "scenario_version": unit.scenario.spec.version,
@@ -252,18 +251,20 @@ def _identity(unit: Unit, spec: CaseSpec, model_spec: str) -> dict[str, Any]:
         "base_scan": spec.scan.id,
         "replicate": spec.replicate,
         "is_control": spec.is_control,
-        "base_scan_digest": digest,
-        "seen_in_training": bool(digest) and digest in _trained_on_scans(model_spec),
+        "seen_in_training": _seen_in_training(spec, model_spec),
     }
 
 
-def _image_digest(spec: CaseSpec) -> str:
-    """The base scan's `image_digest` (loaded by now: one hash per scan and worker), or ''
-    when it cannot load (its rows fail anyway)."""
+def _seen_in_training(spec: CaseSpec, model_spec: str) -> bool:
+    """Does the model's card list the case's base scan in `trained_on_scans`? The scan is
+    hashed only for such models (it is loaded by now: one hash per scan and worker)."""
+    listed = _trained_on_scans(model_spec)
+    if not listed:
+        return False
     try:
-        return spec.scan.image_digest()
-    except RobustBenchError:
-        return ""
+        return spec.scan.image_digest() in listed
+    except RobustBenchError:  # a scan that cannot load fails its rows anyway
+        return False
 
 
 def _trained_on_scans(model_spec: str) -> tuple[str, ...]:

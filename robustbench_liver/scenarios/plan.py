@@ -1,4 +1,4 @@
-"""Expand a scenario into cases: conditions x base scans x replicates, plus controls.
+"""Expand a scenario into cases: conditions x base scans x replicates, plus shared controls.
 
 Pure and deterministic: ids and seeds depend only on the scenario and the scans' ids, never
 on order, worker count or executor.
@@ -7,12 +7,13 @@ on order, worker count or executor.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from robustbench_liver.errors import DataError, ScenarioError
+from robustbench_liver.errors import DataError, RobustBenchError, ScenarioError
 from robustbench_liver.scenarios.load import Scenario
 from robustbench_liver.scenarios.schema import FolderSource, MsdSource, PhantomSource
 from robustbench_liver.sources.refs import ScanRef, file_refs, phantom_refs
@@ -54,16 +55,33 @@ class Plan:
     cases: tuple[CaseSpec, ...]
 
     def limited(self, per_condition: int | None) -> Plan:
-        """The first N cases of each condition (for --limit), keeping every condition."""
+        """About N cases per condition (for --limit): the first tumor cases and the first
+        controls of the round-robin, in the full plan's proportion (at least one of each
+        kind the full plan has). A subset of the full plan: ids, seeds and pairing hold."""
         if per_condition is None:
             return self
+        if per_condition < 1:
+            raise RobustBenchError(f"--limit must be at least 1, got {per_condition}")
+        n_tumors, n_controls = limit_counts(per_condition, *self.scenario.spec.case_counts)
         kept: list[CaseSpec] = []
-        seen: dict[str, int] = {}
-        for case in self.cases:
-            if seen.get(case.condition, 0) < per_condition:
+        seen: dict[tuple[str, bool], int] = {}
+        for case in self.cases:  # in round-robin order within each condition and kind
+            key = (case.condition, case.is_control)
+            if seen.get(key, 0) < (n_controls if case.is_control else n_tumors):
                 kept.append(case)
-                seen[case.condition] = seen.get(case.condition, 0) + 1
+            seen[key] = seen.get(key, 0) + 1
         return Plan(self.scenario, self.scans, tuple(kept))
+
+
+def limit_counts(limit: int, tumors: int, controls: int) -> tuple[int, int]:
+    """(tumor cases, controls) that --limit keeps: `limit` cases split as `tumors` to
+    `controls`, rounded half up, with at least one of each kind there is."""
+    if limit >= tumors + controls:
+        return tumors, controls
+    n_controls = int(limit * controls / (tumors + controls) + 0.5)
+    n_controls = min(controls, max(n_controls, 1 if controls else 0))
+    n_tumors = min(tumors, max(limit - n_controls, 1 if tumors else 0))
+    return n_tumors, n_controls
 
 
 def base_scans(scenario: Scenario, data_root: str | Path | None) -> list[ScanRef]:
@@ -120,18 +138,41 @@ def base_scans(scenario: Scenario, data_root: str | Path | None) -> list[ScanRef
     return refs
 
 
+def control_holders(scenario: Scenario) -> dict[str, str]:
+    """Condition id -> the condition that holds the controls of its image-level setting.
+
+    A control's image depends only on the base scan, the replicate and the image shift (its
+    seed has no condition), so conditions with equal `image` settings would predict the same
+    bytes: they share one set, held by the first of them in sweep order, or by the reference
+    when it is one of them."""
+    groups: dict[str, list[str]] = {}
+    for condition in scenario.conditions:
+        key = json.dumps(condition.image.to_dict(), sort_keys=True, default=str)
+        groups.setdefault(key, []).append(condition.id)
+    holders: dict[str, str] = {}
+    for ids in groups.values():
+        holder = scenario.reference if scenario.reference in ids else ids[0]
+        holders.update(dict.fromkeys(ids, holder))
+    return holders
+
+
 def make_plan(scenario: Scenario, scans: list[ScanRef]) -> Plan:
-    """Every case of the scenario: for each condition, `cases_per_condition` cases spread
-    round-robin over the base scans, the share `controls` of them tumor-free."""
-    spec = scenario.spec
-    n_controls = round(spec.cases_per_condition * spec.controls)
-    n_tumors = spec.cases_per_condition - n_controls
+    """Every case of the scenario. In each condition the tumor cases go round-robin over the
+    base scans; the controls continue that round-robin, so they land first on scans without
+    tumor cases, and are planned only in the condition that holds them (`control_holders`).
+    The same (scan, replicate, kind) recurs in every condition that has the kind, which is
+    what pairs a condition with the reference case by case."""
+    n_tumors, n_controls = scenario.spec.case_counts
+    holders = control_holders(scenario)
     cases: list[CaseSpec] = []
     for condition in scenario.conditions:
-        for is_control, count in ((False, n_tumors), (True, n_controls)):
+        kinds = [(False, n_tumors, 0)]
+        if holders[condition.id] == condition.id:
+            kinds.append((True, n_controls, n_tumors))
+        for is_control, count, start in kinds:
             for k in range(count):
-                scan = scans[k % len(scans)]
-                replicate = k // len(scans)
+                scan = scans[(start + k) % len(scans)]
+                replicate = k // len(scans)  # consecutive places meet each scan once per lap
                 tag = "c" if is_control else "t"
                 case_id = f"{condition.id}__{scan.id}__{tag}{replicate:03d}"
                 cases.append(CaseSpec(case_id, condition.id, scan, replicate, is_control))

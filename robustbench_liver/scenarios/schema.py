@@ -145,10 +145,19 @@ class ScenarioSpec(Strict):
     """Bump when the scenario changes meaning; leaderboards keep versions apart."""
     seed: Annotated[int, Field(ge=0)] = 0
     base_scans: list[BaseScans]
-    cases_per_condition: Annotated[int, Field(ge=1, le=100_000)] = 8
-    """Cases per condition, controls included, spread evenly over the base scans."""
-    controls: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    """Share of each condition's cases that are tumor-free (for specificity)."""
+    tumor_cases: Annotated[int, Field(ge=1, le=100_000)] = 8
+    """Cases with tumors per condition, spread round-robin over the base scans."""
+    control_cases: Annotated[int, Field(ge=0, le=100_000)] = 0
+    """Tumor-free controls (for specificity) per image-level setting: they continue the
+    round-robin after the tumor cases, and conditions whose `image` settings are equal share
+    one set (their controls are the same images), held by the first of them in sweep order
+    (the reference when it is one of them)."""
+    cases_per_condition: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    """The older way to give the counts: cases per condition, controls included, with the
+    share `controls` of them tumor-free. When given it replaces `tumor_cases` and
+    `control_cases` (also those of a file this one extends)."""
+    controls: Annotated[float, Field(ge=0, lt=1)] | None = None
+    """Share of `cases_per_condition` that are tumor-free (older way; see there)."""
     tumors: dict[str, Any] = {}
     """The in-distribution tumor model: `level` (tiny, small, medium, large, mix) plus any
     TumorConfig field; every condition starts from it."""
@@ -171,3 +180,22 @@ class ScenarioSpec(Strict):
         if not v:
             raise ValueError("list at least one source of base scans")
         return v
+
+    @model_validator(mode="after")
+    def _some_tumor_cases(self) -> ScenarioSpec:
+        if self.case_counts[0] < 1:
+            raise ValueError(
+                f"cases_per_condition {self.cases_per_condition} with controls {self.controls} "
+                "leaves no tumor case; raise cases_per_condition or give tumor_cases and "
+                "control_cases instead"
+            )
+        return self
+
+    @property
+    def case_counts(self) -> tuple[int, int]:
+        """(tumor cases per condition, controls per image-level setting)."""
+        if self.cases_per_condition is None and self.controls is None:
+            return self.tumor_cases, self.control_cases
+        total = 8 if self.cases_per_condition is None else self.cases_per_condition
+        n_controls = round(total * (self.controls or 0.0))
+        return total - n_controls, n_controls

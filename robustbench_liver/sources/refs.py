@@ -79,6 +79,15 @@ def volume_digest(image: np.ndarray, spacing: tuple[float, float, float]) -> str
     return h.hexdigest()
 
 
+def image_file_digest(path: str | Path) -> str:
+    """`image_digest` of a NIfTI file or DICOM folder, read as `load_scan` reads it (no
+    labels needed, nothing kept in memory)."""
+    from robustbench_liver.io.volume import read_volume
+
+    volume = read_volume(path)
+    return volume_digest(volume.array, volume.spacing)
+
+
 @functools.lru_cache(maxsize=1024)
 def _image_digest(ref: ScanRef) -> str:
     return image_digest(ref.load())

@@ -211,9 +211,7 @@ def interval_part(
     metric and leaves it out (NaN, with a note) below its fewest base scans
     (`stats.intervals`); None is the plain cluster bootstrap."""
     n_clusters = batch.sums.shape[1]
-    if kind is None or (
-        kind == "continuous" and n_clusters >= intervals.BOOTSTRAP_MIN_CLUSTERS
-    ):
+    if kind is None or (kind == "continuous" and n_clusters >= intervals.BOOTSTRAP_MIN_CLUSTERS):
         estimate, low, high, used = ratio_bootstrap(
             batch.sums,
             batch.counts,

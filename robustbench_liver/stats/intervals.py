@@ -46,6 +46,13 @@ BOUNDARY_COUNT = 2.0
 """Effective count on the near boundary at or below which the exact end is used."""
 
 
+CI_NOTE = (
+    "95% CIs clustered by base scan: proportions by the cluster-adjusted Wilson interval, "
+    "continuous metrics by t (fewer than 12 base scans) or expanded BCa; failed predictions "
+    "count as misses. 'no CI' where too few base scans leave no interval that covers."
+)
+
+
 def no_ci_note(n_clusters: int, kind: str) -> str:
     """What a table prints instead of an interval that would not cover."""
     need = MIN_CLUSTERS[kind]
@@ -116,9 +123,7 @@ def clopper_pearson(
     x = p * n
     with np.errstate(invalid="ignore"):
         low = np.where(x > 0, stats.beta.ppf(alpha, np.maximum(x, 1e-12), n - x + 1.0), 0.0)
-        high = np.where(
-            x < n, stats.beta.ppf(1.0 - alpha, x + 1.0, np.maximum(n - x, 1e-12)), 1.0
-        )
+        high = np.where(x < n, stats.beta.ppf(1.0 - alpha, x + 1.0, np.maximum(n - x, 1e-12)), 1.0)
     return low, high
 
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from robustbench_liver.sources.refs import image_digest, volume_digest
+from robustbench_liver.sources.refs import image_digest, image_file_digest
 from robustbench_liver.training.config import TrainConfig, load_config
 from robustbench_liver.training.data import BaseScans
 
@@ -30,14 +30,6 @@ def base_scan_digests(config: TrainConfig, scans: BaseScans) -> list[tuple[str, 
     if config.data.real_share > 0:
         out += [(spec.image, image_digest(scans.real_scan(i))) for i, spec in enumerate(scans.real)]
     return out
-
-
-def file_digest(path: str | Path) -> str:
-    """The image digest of a NIfTI file or DICOM folder, read as `load_scan` reads it."""
-    from robustbench_liver.io.volume import read_volume
-
-    volume = read_volume(path)
-    return volume_digest(volume.array, volume.spacing)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.config is not None:
         config = load_config(args.config)
         rows += base_scan_digests(config, BaseScans(config, args.data_root))
-    rows += [(str(path), file_digest(path)) for path in args.image]
+    rows += [(str(path), image_file_digest(path)) for path in args.image]
     for name, digest in rows:
         print(f"- {digest}  # {name}")
     return 0

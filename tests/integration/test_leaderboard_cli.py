@@ -15,8 +15,8 @@ from robustbench_liver.metrics import ToleranceBelowSpacingWarning
 from robustbench_liver.report.leaderboard import read_leaderboard
 from robustbench_liver.runs.runner import RunOptions, run
 from robustbench_liver.runs.store import RunStore
+from robustbench_liver.runs.summary import scores
 from robustbench_liver.scenarios import load_scenario
-from robustbench_liver.stats import bootstrap_ci
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SCENARIO = textwrap.dedent(
@@ -85,16 +85,26 @@ def test_versions_are_separate_boards(board, runs):
     assert md.count("## boardtest — version") == 2 and "not comparable" in md
 
 
-def test_scores_are_the_bootstrap_of_the_rows(board, runs):
+def test_scores_are_the_statistics_of_the_rows(board, runs):
     document = read_leaderboard(board)
-    cases, _ = RunStore(runs[0]).tables()
-    ok = cases[(cases["status"] == "ok") & (cases["model"] == "oracle-ish")]
-    expected = bootstrap_ci(ok, "dsc", by=("model",), n_resamples=500).iloc[0]
+    cases, lesions = RunStore(runs[0]).tables()
+    mine = cases[cases["model"] == "oracle-ish"]
+    expected = scores(mine, lesions[lesions["model"] == "oracle-ish"], by=("model",),
+                      resamples=500).set_index("metric")  # fmt: skip
     entry = next(e for e in document["boards"][0]["entries"] if e["model"] == "oracle-ish")
-    assert entry["scores"]["dsc"]["estimate"] == expected["estimate"]
-    assert entry["scores"]["dsc"]["ci_low"] == expected["ci_low"]
+    for metric in ("dsc", "case_sensitivity"):
+        assert entry["scores"][metric]["estimate"] == expected.loc[metric, "estimate"]
+        assert entry["scores"][metric]["ci_method"] == expected.loc[metric, "ci_method"]
+    # two base scans: DSC gets its t interval, a proportion no interval (and says why)
+    assert entry["scores"]["dsc"]["ci_low"] == expected.loc["dsc", "ci_low"]
+    assert entry["scores"]["case_sensitivity"]["ci_low"] is None
+    assert entry["scores"]["case_sensitivity"]["ci_method"].startswith("no CI: 2 base scans")
     crashing = next(e for e in document["boards"][0]["entries"] if e["model"] == "crashing")
-    assert crashing["failed"] == crashing["cases"] == 6 and crashing["scores"] == {}
+    # every case failed: a miss each, so DSC 0 and nothing found, not an empty entry
+    assert crashing["failed"] == crashing["cases"] >= 5
+    assert crashing["scores"]["dsc"]["estimate"] == 0.0
+    assert crashing["scores"]["dsc"]["scored_only"] is None
+    assert crashing["scores"]["lesion_sensitivity"]["estimate"] == 0.0
 
 
 def test_verify_passes_then_names_a_tampered_score(board, runs, tmp_path, capsys):

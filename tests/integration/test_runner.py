@@ -64,7 +64,7 @@ def test_failures_become_rows_and_the_run_goes_on(scenario_file, tmp_path):
         [load_scenario(scenario_file)], models, tmp_path / "r", RunOptions(timeout_s=1, limit=2)
     )
     cases = summary.cases
-    assert len(cases) == 5 * 4
+    assert len(cases) == 5 * 3  # --limit 2: one tumor case per condition, c-hypo's control
     status = cases.groupby("model")["status"].agg(lambda s: sorted(set(s)))
     assert status["oracle-ish"] == ["ok"]
     assert status["crashing"] == ["model_error"]
@@ -73,7 +73,7 @@ def test_failures_become_rows_and_the_run_goes_on(scenario_file, tmp_path):
     assert status["sleepy"] == ["timeout"]
     crash = cases[cases["model"] == "crashing"].iloc[0]
     assert "out of cheese" in crash["error"] and "fake_models.py" in crash["error"]
-    assert len(summary.failed) == 16
+    assert len(summary.failed) == 12
     manifest = RunStore(tmp_path / "r").read_manifest()
     assert manifest["scenarios"]["runtest"]["hash"] == load_scenario(scenario_file).hash
     assert set(manifest["models"]) == set(cases["model"])
@@ -99,7 +99,7 @@ def test_exit_code_and_summary(scenario_file, tmp_path, capsys):
     )
     text = capsys.readouterr()
     assert code == 3
-    assert "4 (model, case) pairs: 0 already done, 4 run, 2 failed" in text.out
+    assert "6 (model, case) pairs: 0 already done, 6 run, 3 failed" in text.out
     assert "FAILED crashing" in text.err
     assert (
         main(
@@ -116,7 +116,7 @@ def test_exit_code_and_summary(scenario_file, tmp_path, capsys):
         )
         == 0
     )
-    assert "2 already done, 0 run" in capsys.readouterr().out
+    assert "3 already done, 0 run" in capsys.readouterr().out
 
 
 def test_a_killed_run_resumes_to_the_same_tables(scenario_file, tmp_path):
@@ -160,7 +160,7 @@ def test_another_model_joins_without_recomputing(scenario_file, tmp_path):
     summary = run(
         [scenario], ["fake_models:Oracle", "fake_models:Crashing"], out, RunOptions(limit=2)
     )
-    assert summary.skipped == 4 and summary.done == 4
+    assert summary.skipped == 3 and summary.done == 3
     for path, mtime in before.items():
         assert path.stat().st_mtime_ns == mtime
     assert set(summary.cases["model"]) == {"oracle-ish", "crashing"}
@@ -281,9 +281,9 @@ def test_batch_models_get_one_call_per_unit(scenario_file, tmp_path, monkeypatch
         [load_scenario(scenario_file)], ["fake_models:Batcher"], tmp_path / "b", RunOptions(batch=4)
     )
     cases = summary.cases
-    assert len(cases) == 8
+    assert len(cases) == 7  # 3 tumor cases per condition, 1 control shared by both
     batches = sorted(p.name for p in tmp_path.glob("batch-*"))
-    assert len(batches) == 2  # 8 cases in units of 4
+    assert len(batches) == 2  # 7 cases in units of 4
     bad = cases[cases["status"] != "ok"]
-    assert list(bad["case_id"]) == ["c-hypo__phantom-0__c000"]
+    assert list(bad["case_id"]) == ["c-hypo__phantom-1__c000"]
     assert "refused" in bad["error"].iloc[0]

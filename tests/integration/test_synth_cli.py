@@ -50,9 +50,10 @@ def test_synth_writes_an_msd_test_set_and_resumes(tmp_path):
     out = tmp_path / "set"
     assert main(["synth", str(scenario), "--out", str(out)]) == 0
     rows = list(csv.DictReader(open(out / "cases.csv")))
-    assert len(rows) == 6 and sum(r["is_control"] == "True" for r in rows) == 2
+    # 2 tumor cases per condition; the sweep changes tumors only, so one shared control
+    assert len(rows) == 5 and sum(r["is_control"] == "True" for r in rows) == 1
     dataset = json.loads((out / "dataset.json").read_text())
-    assert dataset["numTest"] == 6 and dataset["labels"] == {
+    assert dataset["numTest"] == 5 and dataset["labels"] == {
         "background": 0,
         "liver": 1,
         "tumor": 2,
@@ -95,7 +96,8 @@ def test_synth_real_scans_from_a_data_root(tmp_path, shared_data):
     assert code == 0
     rows = list(csv.DictReader(open(out / "cases.csv")))
     assert {r["base_scan"] for r in rows} == {"totalseg-full"}
-    assert len(rows) == 3
+    assert len(rows) == 4  # one tumor case per condition, and --limit keeps a control
+    assert sum(r["is_control"] == "True" for r in rows) == 1
 
 
 def test_synth_without_data_root_says_what_to_do(tmp_path, capsys, monkeypatch):
@@ -125,7 +127,7 @@ def test_output_is_byte_identical_across_runs_and_workers(tmp_path):
         )
         outs.append(_tree_bytes(out))
     assert outs[0] == outs[1] == outs[2]
-    assert len(outs[0]) == 2 * 6 + 3  # images, labels, dataset.json, cases.csv, tumors.csv
+    assert len(outs[0]) == 2 * 5 + 3  # images, labels, dataset.json, cases.csv, tumors.csv
 
 
 def test_cache_rebuilds_only_the_changed_level(tmp_path, capsys):
@@ -136,11 +138,11 @@ def test_cache_rebuilds_only_the_changed_level(tmp_path, capsys):
     second.write_text(TINY.replace("iso: [-5, 5]", "iso: [-8, 8]"))
     args = ["--cache", str(cache)]
     assert main(["synth", str(first), "--out", str(tmp_path / "one"), *args]) == 0
-    # 6 cases: the two conditions share their 2 controls, so 1 comes from the cache
-    assert "1 from the cache" in capsys.readouterr().out
+    # 5 cases: the two conditions' controls are the same images, so they are planned once
+    assert "0 from the cache" in capsys.readouterr().out
     assert main(["synth", str(second), "--out", str(tmp_path / "two"), *args]) == 0
     # only the 2 tumor cases of the changed level are built again
-    assert "4 from the cache" in capsys.readouterr().out
+    assert "3 from the cache" in capsys.readouterr().out
     one, two = _tree_bytes(tmp_path / "one"), _tree_bytes(tmp_path / "two")
     hypo = [k for k in one if "c-hypo" in k and k.endswith(".nii.gz")]
     assert hypo and all(one[k] == two[k] for k in hypo)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -71,10 +73,16 @@ def test_image_shift_changes_the_image_only(plan):
 
 
 def test_controls_are_tumor_free_and_shared_by_content(plan):
-    spec_h, control_h = case(plan, "c-hypo__phantom-0__c000")
-    spec_i, control_i = case(plan, "c-iso__phantom-0__c000")
-    spec_n, _ = case(plan, "c-noisy__phantom-0__c000")
+    # hypo and iso differ only in tumors: one set of controls, held by hypo (the first);
+    # the noisy image shift gets its own
+    holders = {c.condition for c in plan.cases if c.is_control}
+    assert holders == {"c-hypo", "c-noisy"}
+    spec_h, control_h = case(plan, "c-hypo__phantom-1__c000")
+    spec_n, _ = case(plan, "c-noisy__phantom-1__c000")
     assert control_h.is_control and not control_h.tumors and not (control_h.label == 2).any()
+    # what iso's control would be, were it planned: the same image, the same content key
+    spec_i = dataclasses.replace(spec_h, case_id="c-iso__phantom-1__c000", condition="c-iso")
+    control_i = build_case(plan.scenario, spec_i, spec_i.scan.load())
     np.testing.assert_array_equal(control_h.image, control_i.image)
     scan = spec_h.scan.load()
     key = content_key(plan.scenario, spec_h, scan)

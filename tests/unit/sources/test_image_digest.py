@@ -6,13 +6,11 @@ import shutil
 
 import nibabel as nib
 import numpy as np
-import pytest
 
 from robustbench_liver.io import load_scan
 from robustbench_liver.io.scan import save_nifti
 from robustbench_liver.sources.phantom import make_phantom
-from robustbench_liver.sources.refs import file_refs, image_digest, phantom_refs
-from robustbench_liver.training.digests import file_digest
+from robustbench_liver.sources.refs import file_refs, image_digest, image_file_digest, phantom_refs
 from robustbench_liver.types import Scan
 
 SMALL = {"shape": (96, 84, 40), "spacing": (4.0, 4.0, 6.0)}
@@ -68,7 +66,7 @@ def test_copies_formats_and_orientations_of_a_real_scan(shared_data, tmp_path):
     full = shared_data / "totalseg-full"
     labels = full / "labels.nii.gz"
     reference = image_digest(load_scan(full / "ct.nii.gz", labels=labels, liver_label=5))
-    assert file_digest(full / "ct.nii.gz") == reference  # no labels needed
+    assert image_file_digest(full / "ct.nii.gz") == reference  # no labels needed
     # a copy elsewhere, under another name, read with other labels
     copy = tmp_path / "elsewhere" / "patient_7.nii.gz"
     copy.parent.mkdir()
@@ -82,9 +80,9 @@ def test_copies_formats_and_orientations_of_a_real_scan(shared_data, tmp_path):
     flip[:2, 3] = [data.shape[0] - 1, data.shape[1] - 1]
     lps = tmp_path / "lps.nii"
     nib.save(nib.Nifti1Image(data, img.affine @ flip), lps)
-    assert file_digest(lps) == reference
+    assert image_file_digest(lps) == reference
     # and a different scan is a different digest
-    assert file_digest(shared_data / "totalseg-small" / "ct.nii.gz") != reference
+    assert image_file_digest(shared_data / "totalseg-small" / "ct.nii.gz") != reference
 
 
 def test_dicom_and_its_nifti_conversion_agree(shared_data, tmp_path):
@@ -92,7 +90,7 @@ def test_dicom_and_its_nifti_conversion_agree(shared_data, tmp_path):
     dicom = load_scan(folder / "dicom", labels=folder / "labels.nii.gz", liver_label=5)
     assert np.array_equal(dicom.image, np.rint(dicom.image))  # whole HU: int16 keeps them
     nifti = save_nifti(tmp_path / "ct.nii.gz", dicom.image, dicom.affine)
-    assert file_digest(nifti) == image_digest(dicom) == file_digest(folder / "dicom")
+    assert image_file_digest(nifti) == image_digest(dicom) == image_file_digest(folder / "dicom")
 
 
 def test_file_refs_digest_is_path_independent(shared_data, tmp_path):
