@@ -17,3 +17,14 @@ def add_data_root(
         default=os.environ.get("ROBUSTBENCH_LIVER_DATA"),
         help=f"{what} (default: $ROBUSTBENCH_LIVER_DATA)",
     )
+
+
+def add_limit(parser: argparse.ArgumentParser) -> None:
+    """--limit N: a smaller plan with the full plan's mix of tumor cases and controls."""
+    parser.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="about N cases per condition: tumor cases and controls in the full plan's "
+        "proportion, at least one of each, the first in round-robin order",
+    )

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from robustbench_liver.cli import add_data_root
+from robustbench_liver.cli import add_data_root, add_limit
 
 EXAMPLE = """\
 examples:
@@ -43,13 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--executor", choices=("local", "dask"), default="local")
     parser.add_argument("--dask-address", help="tcp://HOST:PORT of a Dask scheduler")
-    parser.add_argument(
-        "--limit",
-        type=int,
-        metavar="N",
-        help="about N cases per condition: tumor cases and controls in the full plan's "
-        "proportion, at least one of each, the first in round-robin order",
-    )
+    add_limit(parser)
     parser.add_argument("--timeout", type=float, help="seconds per prediction")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads per worker (default 1)"

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from robustbench_liver.cli import add_data_root
+from robustbench_liver.cli import add_data_root, add_limit
 
 EXAMPLE = """\
 example:
@@ -28,13 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument(
-        "--limit",
-        type=int,
-        metavar="N",
-        help="about N cases per condition: tumor cases and controls in the full plan's "
-        "proportion, at least one of each, the first in round-robin order",
-    )
+    add_limit(parser)
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     parser.add_argument(
         "--cache",

@@ -143,9 +143,9 @@ def _numbers(data: RunData, name: str, options: ReportOptions) -> sec.ScenarioNu
         headlines=small_tumor_headline(
             lesions,
             info.bins,
-            **stats,
+            **stats,  # type: ignore[arg-type]
             by_size=by_size,
-            cases=cases,  # type: ignore[arg-type]
+            cases=cases,
         ),
         profiles=profiles(cases, lesions),
         resamples=resamples,

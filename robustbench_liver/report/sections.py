@@ -108,8 +108,10 @@ def ci(row: pd.Series | None) -> Cell:
 def ci_with_scored_only(row: pd.Series | None, scored: pd.Series | None) -> Cell:
     """The failure-counted score, and the scored-only estimate where it differs."""
     cell = ci(row)
-    if row is None or scored is None or fmt_number(scored["estimate"]) == fmt_number(
-        row["estimate"]
+    if (
+        row is None
+        or scored is None
+        or fmt_number(scored["estimate"]) == fmt_number(row["estimate"])
     ):
         return cell
     return Cell(f"{cell.text} (scored only {fmt_number(scored['estimate'])})", cell.sort)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from robustbench_liver.metrics.registry import HEADLINE
 from robustbench_liver.metrics.registry import METRICS as REGISTRY
-from robustbench_liver.runs.summary import PAIRED_LESION, fmt_cell, paired_rows
+from robustbench_liver.runs.summary import PAIRED_LESION, fmt_cell, paired_kinds, paired_rows
 from robustbench_liver.stats import compare_conditions, compare_models
 
 METRICS = HEADLINE
@@ -65,6 +65,7 @@ def condition_tests(
         confidence=confidence,
         adjust=correction,
         seed=seed,
+        kinds=paired_kinds(values),
     )
     return out.replace({"metric": {PAIRED_LESION: "lesion_sensitivity"}})
 
@@ -92,6 +93,7 @@ def model_tests(
         confidence=confidence,
         adjust=correction,
         seed=seed,
+        kinds=paired_kinds(metrics),
     )
 
 

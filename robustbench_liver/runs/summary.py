@@ -93,7 +93,8 @@ def _components(cases: pd.DataFrame) -> pd.DataFrame:
     # within each case: the first (total - false) components hit, the rest are false
     rank = np.arange(len(index)) - np.repeat(np.cumsum(total) - total, total)
     hit = rank < np.repeat(total - false, total)
-    keep = [c for c in cases.columns if not c.startswith(("dsc", "nsd", "hd95", "case_"))]
+    # identity columns only: a component carries no case-level metric
+    keep = [c for c in cases.columns if c not in BY_NAME]
     out = cases[keep].iloc[index].reset_index(drop=True)
     out["lesion_precision"] = hit.astype(float)
     return out
@@ -209,6 +210,12 @@ def paired_rows(cases: pd.DataFrame, failures: str = "count") -> pd.DataFrame:
     return rows
 
 
+def paired_kinds(values: Sequence[str]) -> dict[str, str]:
+    """The kind of each compared value: 0/1 metrics get the paired-proportion interval; a
+    case's share of lesions found is a continuous value."""
+    return {v: BY_NAME[v].kind for v in values if v in BY_NAME}
+
+
 def model_differences(
     cases: pd.DataFrame,
     a: str,
@@ -223,7 +230,12 @@ def model_differences(
     values = [PAIRED_LESION if m == "lesion_sensitivity" else m for m in metrics]
     parts = [
         compare_models(
-            table, values, pairs=[(a, b)], n_resamples=resamples, adjust=correction
+            table,
+            values,
+            pairs=[(a, b)],
+            n_resamples=resamples,
+            adjust=correction,
+            kinds=paired_kinds(values),
         ).assign(scenario=s)
         for s, table in rows.groupby("scenario", sort=True)
     ]

@@ -13,7 +13,7 @@ p-values are adjusted across all rows of the returned table (Holm by default).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 
 from robustbench_liver.errors import DataError
 from robustbench_liver.stats._resample import (
+    ClusterTotals,
     Seed,
     check_options,
     child_rng,
@@ -28,6 +29,12 @@ from robustbench_liver.stats._resample import (
     interval_part,
     metric_profile,
     require_columns,
+)
+from robustbench_liver.stats.intervals import (
+    has_ci,
+    no_ci_note,
+    paired_difference_interval,
+    phi_coefficient,
 )
 from robustbench_liver.stats.multiplicity import adjust_pvalues
 
@@ -103,7 +110,8 @@ def paired_differences(
     pair_on: Sequence[str] = ("case_id",),
     cluster: str = "base_scan",
 ) -> pd.DataFrame:
-    """One row per matched unit and comparison: within..., a, b, cluster, difference (a − b).
+    """One row per matched unit and comparison: within..., a, b, cluster, difference (a − b),
+    value_a, value_b.
 
     Units where either side is NaN (an undefined metric) are left out.
     """
@@ -150,6 +158,8 @@ def paired_differences(
         part["a"], part["b"] = a, b
         part[cluster] = clusters[ok].to_numpy()
         part["difference"] = diff[ok]
+        part["value_a"] = wide[(value, a)].to_numpy(np.float64)[ok]
+        part["value_b"] = wide[(value, b)].to_numpy(np.float64)[ok]
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
 
@@ -170,11 +180,14 @@ def compare_pairs(
     adjust: str = "holm",
     seed: Seed = 0,
     kind: str | None = "continuous",
+    kinds: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Paired comparisons of the levels of `factor`, for each `within` group and metric.
 
-    The mean difference is a continuous quantity whatever the metric, so its interval is of
-    `kind` "continuous" (`stats.intervals`; None: plain cluster bootstrap).
+    The interval of a mean difference is of `kind` "continuous" (`stats.intervals`; None:
+    plain cluster bootstrap), except for metrics that `kinds` names "proportion" (0/1 per
+    unit): their difference of two proportions gets Newcombe's paired interval
+    (`intervals.paired_difference_interval`), which keeps its width when both sides agree.
 
     `pairs` are (a, b) levels of `factor`; units are matched on `within` + `pair_on`. CIs as
     in `bootstrap_ci` (BCa, expanded for few clusters unless `expand=False`); `adjust` is
@@ -193,7 +206,9 @@ def compare_pairs(
             table, name, factor=factor, pairs=pairs, within=within, pair_on=pair_on,
             cluster=cluster,
         )  # fmt: skip
-        for batch in cluster_totals(diffs, "difference", group, cluster):
+        proportion = (kinds or {}).get(name) == "proportion"
+        margins = _margins(diffs, group, cluster) if proportion else None
+        for k, batch in enumerate(cluster_totals(diffs, "difference", group, cluster)):
             part = interval_part(
                 batch,
                 name,
@@ -211,6 +226,8 @@ def compare_pairs(
                 n_resamples=n_resamples,
                 rng=child_rng(seed, batch.sums.shape[1], _P_KEY),
             )
+            if margins is not None:
+                _paired_proportion_ci(part, batch, margins[k], confidence)
             parts.append(part)
     columns = [*within, "factor", "a", "b", "metric", "profile", "n_pairs", "n_clusters"]
     columns += ["difference"]
@@ -224,6 +241,43 @@ def compare_pairs(
     out["adjust_method"] = adjust
     out = out.sort_values(["metric", *group], kind="stable").reset_index(drop=True)
     return out[columns]
+
+
+def _margins(
+    diffs: pd.DataFrame, group: list[str], cluster: str
+) -> list[tuple[ClusterTotals, ClusterTotals, np.ndarray]]:
+    """Per batch of `cluster_totals(diffs, "difference", ...)`: the same clusters' totals of
+    each side, and each group's phi (the rows are the same, so the batches line up)."""
+    a = cluster_totals(diffs, "value_a", group, cluster)
+    b = cluster_totals(diffs, "value_b", group, cluster)
+    phis = {
+        key if isinstance(key, tuple) else (key,): phi_coefficient(g["value_a"], g["value_b"])
+        for key, g in diffs.groupby(group, sort=True, observed=True, dropna=False)
+    }
+    out = []
+    for batch_a, batch_b in zip(a, b, strict=True):
+        keys = batch_a.keys[group].itertuples(index=False, name=None)
+        out.append((batch_a, batch_b, np.array([phis[tuple(k)] for k in keys])))
+    return out
+
+
+def _paired_proportion_ci(
+    part: pd.DataFrame,
+    batch: ClusterTotals,
+    margins: tuple[ClusterTotals, ClusterTotals, np.ndarray],
+    confidence: float,
+) -> None:
+    batch_a, batch_b, phi = margins
+    n_clusters = batch.sums.shape[1]
+    if not has_ci(n_clusters, "proportion"):
+        part["ci_low"], part["ci_high"] = np.nan, np.nan
+        part["ci_method"] = no_ci_note(n_clusters, "proportion")
+        return
+    low, high = paired_difference_interval(
+        batch_a.sums, batch_b.sums, batch.counts, phi, confidence
+    )
+    part["ci_low"], part["ci_high"] = low, high
+    part["ci_method"] = "Newcombe paired, cluster-adjusted Wilson"
 
 
 def compare_models(

@@ -160,3 +160,38 @@ def continuous_halfwidth(
     deff = 1.0 + (per_cluster - 1.0) * icc
     quantile = float(stats.t.ppf(0.975, n_clusters - 1))
     return quantile * sd * math.sqrt(deff / n)
+
+
+def paired_difference_interval(
+    sums_a: np.ndarray,
+    sums_b: np.ndarray,
+    counts: np.ndarray,
+    phi: np.ndarray,
+    confidence: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of p_a − p_b for two proportions on the same units (per row of (G, C) cluster
+    totals): Newcombe's (1998, method 10) square-and-add of each side's interval, here the
+    cluster-adjusted Wilson interval, with `phi` the correlation of the paired outcomes.
+
+    Unlike an interval of the mean difference, it keeps its width when both sides agree on
+    every unit (two models that find every tumor): agreement on 12 cases does not prove
+    that the two sensitivities are equal.
+    """
+    p_a = sums_a.sum(axis=1) / counts.sum(axis=1)
+    p_b = sums_b.sum(axis=1) / counts.sum(axis=1)
+    low_a, high_a = proportion_interval(sums_a, counts, confidence)
+    low_b, high_b = proportion_interval(sums_b, counts, confidence)
+    d = p_a - p_b
+    down_a, up_a = p_a - low_a, high_a - p_a
+    down_b, up_b = p_b - low_b, high_b - p_b
+    low = d - np.sqrt(np.maximum(down_a**2 - 2 * phi * down_a * up_b + up_b**2, 0.0))
+    high = d + np.sqrt(np.maximum(up_a**2 - 2 * phi * up_a * down_b + down_b**2, 0.0))
+    return np.clip(low, -1.0, 1.0), np.clip(high, -1.0, 1.0)
+
+
+def phi_coefficient(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of paired 0/1 outcomes (0 where a side does not vary, as Newcombe sets)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.size < 2 or a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from robustbench_liver.synthesis.noise import interp_matrix, separable_apply
+from robustbench_liver.numerics import separable_apply
+from robustbench_liver.synthesis.noise import interp_matrix
 
 # Displacements are clipped at this many sigma_e, which bounds the tumor's extent.
 ELASTIC_CLIP = 2.5

@@ -25,13 +25,8 @@ import math
 import numpy as np
 from scipy import ndimage, special
 
-from robustbench_liver.synthesis.noise import (
-    gaussian_matrix,
-    interp_matrix,
-    lattice_normal,
-    matmul,
-    separable_apply,
-)
+from robustbench_liver.numerics import matmul, separable_apply
+from robustbench_liver.synthesis.noise import gaussian_matrix, interp_matrix, lattice_normal
 
 # The authors' texture volume (voxels of 1 mm) that their min-max scaling runs over.
 _RELEASED_VOLUME_MM3 = 420 * 300 * 320

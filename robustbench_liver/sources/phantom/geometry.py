@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from robustbench_liver.numerics import separable_apply
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -89,10 +91,8 @@ class SmoothField:
         """Values on the open mesh x (n,1,1), y (1,m,1), z (1,1,k): the B-spline is separable,
         so three small matrix products replace 64 taps per voxel."""
         weights = [self._weights(c.ravel(), d) for d, c in enumerate((x, y, z))]
-        out = np.tensordot(weights[0], self.coef, axes=(1, 0))  # (n, Ly, Lz)
-        out = np.tensordot(out, weights[1], axes=(1, 1))  # (n, Lz, m)
-        out = np.tensordot(out, weights[2], axes=(1, 1))  # (n, m, k)
-        return np.ascontiguousarray(out)
+        # in single-thread blocks: the same bytes whatever the BLAS thread count (numerics)
+        return separable_apply(self.coef, tuple(weights))
 
     def _weights(self, coord: np.ndarray, axis: int) -> np.ndarray:
         """Cubic B-spline weights (points × lattice) along one axis."""

@@ -105,7 +105,7 @@ def test_the_shipped_size_scenario_passes(capsys):
     assert d.verdicts == ()
     assert main(["validate", "--design", str(LIBRARY / "size.yaml")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("size: 36 base scans (36 used), 7 condition(s)")
+    assert out.startswith("size: 60 base scans (60 used), 7 condition(s)")
     assert "verdict: ok" in out
 
 

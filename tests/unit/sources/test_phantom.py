@@ -101,3 +101,26 @@ def test_a_field_of_view_without_liver_is_refused():
     # 20 slices of 1 mm from the top of the field of view hold only chest
     with pytest.raises(DataError, match="does not reach the liver"):
         make_phantom(0, shape=(64, 64, 8), spacing=(1.0, 1.0, 1.0))
+
+
+def test_bytes_do_not_depend_on_the_blas_thread_count():
+    """A Dask worker runs with one BLAS thread, a local worker with several: the phantom (and
+    so the case cache key and the leakage digests) must be the same bytes in both."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib;from robustbench_liver.sources.phantom import make_phantom;"
+        "s=make_phantom(3, shape=(128, 112, 56), spacing=(3.0, 3.0, 4.0));"
+        "print(hashlib.sha256(s.image.tobytes()).hexdigest())"
+    )
+    here = make_phantom(3, shape=(128, 112, 56), spacing=(3.0, 3.0, 4.0))
+    expected = hashlib.sha256(here.image.tobytes()).hexdigest()
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == expected, threads

@@ -14,6 +14,7 @@ import pytest
 
 from robustbench_liver.stats import bootstrap_ci, intervals
 from robustbench_liver.stats.coverage import (
+    PAIRED,
     Cell,
     coverage,
     coverage_table,
@@ -77,6 +78,18 @@ def test_the_design_effect_widens_clustered_proportions():
     assert wide[0] > 1.5 * narrow[0]
 
 
+def test_agreeing_models_get_a_difference_interval_with_width():
+    ones = np.ones((1, 12))
+    low, high = intervals.paired_difference_interval(ones, ones, ones, np.array([0.0]), 0.95)
+    assert low[0] < -0.2 and high[0] > 0.2
+
+
+@pytest.mark.parametrize("pair", [(0.97, 0.9), (0.9, 0.8)])
+def test_paired_differences_of_proportions_cover(pair):
+    ours, _ = coverage(Cell(PAIRED, 16, 4, *pair), reps=1500, seed=3)
+    assert 0.93 <= ours
+
+
 def test_reachable_finds_the_discreteness_gaps():
     # Binomial(12, 0.99): 88.6 % of samples are 12/12, 99.4 % are >= 11: nothing in between
     assert not reachable(12, 0.99)
@@ -87,6 +100,8 @@ def test_reachable_finds_the_discreteness_gaps():
 def test_the_coverage_table_holds_the_printing_thresholds():
     table = coverage_table(reps=4000, seed=0)
     assert required_clusters(table) == intervals.MIN_CLUSTERS
+    # every printed interval, paired differences of proportions included
     printed = table[table["printed"] & (table["kind"] != "continuous+misses")]
+    assert (printed["kind"] == PAIRED).any()
     slack = 2.0 * np.sqrt(0.95 * 0.05 / printed["reps"])
     assert (printed["coverage"] >= 0.93 - slack).all()

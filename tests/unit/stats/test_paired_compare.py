@@ -52,7 +52,16 @@ def test_differences_are_matched_per_case(table):
     expected = (wide["m1"] - wide["m0"]).dropna()
     assert len(diffs) == len(expected)
     assert diffs["difference"].sum() == pytest.approx(expected.sum())
-    assert set(diffs.columns) == {"condition", "a", "b", "base_scan", "difference"}
+    assert set(diffs.columns) == {
+        "condition",
+        "a",
+        "b",
+        "base_scan",
+        "difference",
+        "value_a",
+        "value_b",
+    }
+    np.testing.assert_allclose(diffs["value_a"] - diffs["value_b"], diffs["difference"])
 
 
 def test_model_comparison_finds_a_real_difference(make_table):
