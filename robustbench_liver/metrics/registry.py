@@ -35,6 +35,12 @@ class Metric:
     """Its range; intervals are clipped to it."""
     on_failure: float | None
     """What a failed prediction counts as (None: left out)."""
+    column: str | None = None
+    """The result-row column it is read from, when not its own name (None: derived)."""
+    population: Literal["tumor", "control"] = "tumor"
+    """Cases it is a mean over (and where a failure counts as `on_failure`). False positives
+    and precision are over tumor cases, so that conditions stay comparable when one of them
+    holds the shared controls; the controls' false positives are what specificity counts."""
     headline: bool = True
     """Shown in summary tables and on leaderboards."""
 
@@ -45,31 +51,31 @@ class Metric:
 
 UNIT = (0.0, 1.0)
 METRICS: tuple[Metric, ...] = (
-    Metric("dsc", "DSC", "cases", "dsc_profile", "continuous", "higher", UNIT, 0.0),
-    Metric("nsd", "NSD", "cases", "nsd_profile", "continuous", "higher", UNIT, 0.0),
+    Metric("dsc", "DSC", "cases", "dsc_profile", "continuous", "higher", UNIT, 0.0, "dsc"),
+    Metric("nsd", "NSD", "cases", "nsd_profile", "continuous", "higher", UNIT, 0.0, "nsd"),
     Metric(
         "case_sensitivity", "case sensitivity", "cases", "case_detection_profile",
-        "proportion", "higher", UNIT, 0.0,
+        "proportion", "higher", UNIT, 0.0, "case_sensitivity",
     ),
     Metric(
         "case_specificity", "specificity", "cases", "case_detection_profile",
-        "proportion", "higher", UNIT, 0.0,
+        "proportion", "higher", UNIT, 0.0, "case_specificity", population="control",
     ),
     Metric(
         "lesion_sensitivity", "lesion sensitivity", "lesions", "lesion_profile",
-        "proportion", "higher", UNIT, 0.0,
+        "proportion", "higher", UNIT, 0.0, "detected",
     ),
     Metric(
         "lesion_precision", "lesion precision", "components", "lesion_profile",
-        "proportion", "higher", UNIT, None,
+        "proportion", "higher", UNIT, None, None,
     ),
     Metric(
         "fp_per_case", "false positives / case", "cases", "lesion_profile",
-        "continuous", "lower", (0.0, math.inf), None,
+        "continuous", "lower", (0.0, math.inf), None, "n_false_positive_lesions",
     ),
     Metric(
         "hd95_mm", "HD95 (mm)", "cases", "hd95_profile", "continuous", "lower",
-        (0.0, math.inf), None, headline=False,
+        (0.0, math.inf), None, "hd95_mm", headline=False,
     ),
 )  # fmt: skip
 BY_NAME = {m.name: m for m in METRICS}

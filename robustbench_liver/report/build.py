@@ -56,7 +56,7 @@ HEADLINE_TEXT = (
     "lesions. The radius CI applies the same rule to cluster-bootstrap resamples of the base "
     "scans; the sensitivity in that bin has its own CI. Sensitivity is bought with false "
     f"positives, so the headline is FROC-style: it is reached only at no more than {FP_BUDGET:g} "
-    "false-positive lesion per case (scored cases, all conditions), and the table gives each "
+    "false-positive lesion per case (scored tumor cases, all conditions), and the table gives each "
     "model's rate beside it."
 )
 

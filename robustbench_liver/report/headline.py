@@ -15,7 +15,7 @@ proportion (`stats.intervals`).
 
 Sensitivity is bought with false positives (a model that floods the liver with tumor finds
 every lesion), so the headline is FROC-style: it states the model's false-positive lesions
-per case (scored cases of the scenario, with its CI), and a model above `FP_BUDGET` per case
+per case (scored tumor cases of the scenario, with its CI), and a model above `FP_BUDGET` per case
 has not reached the headline, whatever its sensitivity.
 """
 
@@ -118,7 +118,7 @@ class Headline:
     """None: not reached in more than the upper tail of resamples."""
     radius_ci_label: str
     fp_per_case: float | None
-    """False-positive lesions per scored case (all conditions), the headline's price."""
+    """False-positive lesions per scored tumor case (all conditions), the headline's price."""
     fp_ci_low: float | None
     fp_ci_high: float | None
     fp_budget: float

@@ -91,8 +91,10 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
                 + ("included (--include-seen)" if board["include_seen"] else "left out"),
                 f"reference condition {board['reference']}; conditions: "
                 + ", ".join(board["conditions"]),
-                f"{stats['confidence']:.0%} CIs, {stats['resamples']} cluster-bootstrap "
-                f"resamples over base scans, seed {stats['seed']}",
+                f"{stats['confidence']:.0%} CIs clustered by base scan: proportions by the "
+                "cluster-adjusted Wilson interval (from 12 base scans), continuous metrics by t "
+                f"(under 12) or the expanded BCa bootstrap ({stats['resamples']} resamples, "
+                f"seed {stats['seed']}); failed predictions count as misses",
                 "metric profiles: "
                 + "; ".join(f"{k} = {v}" for k, v in sorted(board["metric_profiles"].items())),
             )

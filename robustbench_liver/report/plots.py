@@ -65,8 +65,12 @@ def metric_vs_level(
             notes |= _no_ci_notes(part)
         ax.set_title(LABELS.get(metric, metric))
         ax.set_xticks(x, labels, rotation=30 if len(conditions) > 4 else 0, ha="right")
+        shown = scores[(scores["metric"] == metric) & scores["estimate"].notna()]
+        held = sorted(set(shown["condition"]))
+        if len(held) == 1 and len(conditions) > 1:  # shared controls (scenarios.plan)
+            notes.add(f"shared controls, held by {held[0]}")
         if notes:  # a missing band is a statement, not an omission
-            ax.text(0.5, 0.02, "; ".join(sorted(notes)), transform=ax.transAxes, ha="center",
+            ax.text(0.5, 0.02, "\n".join(sorted(notes)), transform=ax.transAxes, ha="center",
                     va="bottom", fontsize=7, color="0.35")  # fmt: skip
         low, high = BY_NAME[metric].bounds if metric in BY_NAME else (0.0, 1.0)
         if np.isfinite(high):

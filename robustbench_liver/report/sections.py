@@ -41,14 +41,14 @@ DEFINITIONS = {
     "predicted tumor voxel touches (or that reach the IoU rule of the profile), pooled over "
     "all lesions.",
     "lesion_precision": "share of predicted lesions (26-connected components) that touch a "
-    "ground-truth lesion, pooled over all predicted lesions of the scored cases.",
-    "fp_per_case": "predicted lesions that touch no ground-truth lesion, per scored case "
-    "(controls included): what a model pays for its sensitivity.",
+    "ground-truth lesion, pooled over all predicted lesions of the scored tumor cases.",
+    "fp_per_case": "predicted lesions that touch no ground-truth lesion, per scored tumor "
+    "case: what a model pays for its sensitivity (on controls, specificity counts them).",
 }
 FAILURE_POLICY = (
     "failures count: a failed prediction (crash, timeout, unusable output) on a tumor case "
     "is a miss (DSC = NSD = 0, case and lesions not found), on a control a false positive; "
-    "precision and false positives per case use the scored cases. Where the scored-only "
+    "precision and false positives per case use the scored tumor cases. Where the scored-only "
     "figure differs, it is given in parentheses."
 )
 CI_POLICY = (
@@ -211,6 +211,8 @@ def _shared_controls(num: ScenarioNumbers, model: str) -> Cell:
 def change_table(num: ScenarioNumbers) -> Table:
     rows = []
     tests = num.condition_tests
+    # only the metrics compared (precision and false positives per case are not paired)
+    compared = [m for m in METRICS if not tests.empty and (tests["metric"] == m).any()]
     for condition in num.conditions:
         if condition == num.info.reference:
             continue
@@ -218,7 +220,7 @@ def change_table(num: ScenarioNumbers) -> Table:
             if lookup(tests, model=model, a=condition) is None:
                 continue  # nothing scored to compare (e.g. every case failed)
             cells = [Cell(condition), Cell(model)]
-            for metric in METRICS:
+            for metric in compared:
                 row = lookup(tests, model=model, a=condition, metric=metric)
                 if row is None:
                     cells += [Cell("n/a", ""), Cell("n/a", "")]
@@ -232,7 +234,7 @@ def change_table(num: ScenarioNumbers) -> Table:
                 cells.append(Cell(fmt_p(row["p_adjusted"]), n(row["p_adjusted"]).sort))
             rows.append(tuple(cells))
     columns = ["condition", "model"]
-    for metric in METRICS:
+    for metric in compared:
         columns += [f"Δ {LABELS[metric]}", "p (adj.)"]
     caption = (
         f"condition − {num.info.reference}, paired case by case, [{num.confidence:.0%} CI]; "

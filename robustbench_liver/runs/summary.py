@@ -60,7 +60,8 @@ def metric_tables(
     found = lesions
     if not lesions.empty and "detected" in lesions:
         keep = _ok(lesions) if failures == "exclude" else pd.Series(True, index=lesions.index)
-        found = lesions.assign(lesion_sensitivity=lesions["detected"].astype(float))[keep]
+        metric = BY_NAME["lesion_sensitivity"]
+        found = lesions.assign(**{metric.name: lesions[metric.column].astype(float)})[keep]
     ok = _ok(rows)
     if failures == "exclude":
         rows = rows[ok].copy()
@@ -69,21 +70,21 @@ def metric_tables(
         return {"cases": rows, "lesions": found, "components": rows}
     tumor = _has_tumor(rows)
     failed = ~ok
-    for name in ("dsc", "nsd", "case_sensitivity"):
-        rows.loc[failed & tumor, name] = BY_NAME[name].on_failure
-    rows.loc[failed & ~tumor, "case_specificity"] = BY_NAME["case_specificity"].on_failure
-    rows["fp_per_case"] = (
-        rows["n_false_positive_lesions"].astype(float)
-        if "n_false_positive_lesions" in rows
-        else np.nan
-    )
-    rows.loc[failed, "fp_per_case"] = np.nan
-    return {"cases": rows, "lesions": found, "components": _components(rows[ok])}
+    inside = {"tumor": tumor, "control": ~tumor}
+    for m in METRICS:
+        if m.table != "cases" or m.column is None:
+            continue
+        source = rows[m.column] if m.column in rows else pd.Series(np.nan, index=rows.index)
+        values = pd.to_numeric(source, errors="coerce").astype(float)
+        # what a failure counts as where the metric is defined (NaN: left out); none outside
+        values[failed] = np.nan if m.on_failure is None else m.on_failure
+        rows[m.name] = values.where(inside[m.population])
+    return {"cases": rows, "lesions": found, "components": _components(rows[ok & tumor])}
 
 
 def _components(cases: pd.DataFrame) -> pd.DataFrame:
-    """One row per predicted lesion of the scored cases: lesion_precision 1 when it touches
-    a ground-truth lesion, 0 for a false positive."""
+    """One row per predicted lesion of the scored tumor cases: lesion_precision 1 when it
+    touches a ground-truth lesion, 0 for a false positive."""
     needed = {"n_predicted_lesions", "n_false_positive_lesions"}
     if cases.empty or not needed <= set(cases.columns):
         return cases.iloc[:0].assign(lesion_precision=pd.Series(dtype=float))

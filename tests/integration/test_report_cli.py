@@ -14,7 +14,7 @@ import pytest
 
 from robustbench_liver.cli.main import main
 from robustbench_liver.metrics import ToleranceBelowSpacingWarning
-from robustbench_liver.report.tables import METRICS, fmt_ci, fmt_p
+from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci, fmt_p
 from robustbench_liver.runs.runner import RunOptions, run
 from robustbench_liver.runs.store import RunStore
 from robustbench_liver.runs.summary import PAIRED_LESION, paired_rows, summarize
@@ -131,9 +131,11 @@ def test_changes_are_holm_adjusted_condition_comparisons(report, run_dir):
     )  # one family: every model and metric of the scenario, Holm-adjusted together
     md = (report / "report.md").read_text()
     section = md[md.index("### Change against") :]
+    header = md_row(section, "condition", "model")
     for _, r in tests.iterrows():
         row = md_row(section, "contrast-iso", r["model"])
-        k = 2 + 2 * metrics.index(r["metric"])
+        name = "lesion_sensitivity" if r["metric"] == PAIRED_LESION else r["metric"]
+        k = header.index(f"Δ {LABELS[name]}")
         assert row[k] == fmt_ci(r["difference"], r["ci_low"], r["ci_high"], r["ci_method"])
         assert row[k + 1] == fmt_p(r["p_adjusted"])
 

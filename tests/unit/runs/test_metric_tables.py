@@ -48,10 +48,10 @@ def test_failures_count_as_misses_and_false_positives():
     assert c.loc["c", "dsc"] == 0.0 and c.loc["c", "case_sensitivity"] == 0.0
     assert c.loc["d", "case_specificity"] == 0.0 and np.isnan(c.loc["d", "dsc"])
     assert c.loc["a", "fp_per_case"] == 1.0 and np.isnan(c.loc["c", "fp_per_case"])
+    assert np.isnan(c.loc["b", "fp_per_case"])  # a control's false positives: specificity
     assert tables["lesions"]["lesion_sensitivity"].tolist() == [1.0, 0.0, 0.0]
-    # precision over the predicted lesions of scored cases: 2 of 5 touch a real one
-    assert tables["components"]["lesion_precision"].sum() == 2
-    assert len(tables["components"]) == 5
+    # precision over the predicted lesions of scored tumor cases: 2 of 3 touch a real one
+    assert tables["components"]["lesion_precision"].tolist() == [1.0, 1.0, 0.0]
 
 
 def test_scored_only_leaves_failures_out():
@@ -66,8 +66,8 @@ def test_scores_follow_the_registry():
     out = scores(cases, lesions, resamples=200).set_index("metric")
     assert list(out.index) == [m for m in HEADLINE if m in out.index]
     assert out.loc["dsc", "estimate"] == pytest.approx(0.4)
-    assert out.loc["lesion_precision", "estimate"] == pytest.approx(0.4)
-    assert out.loc["fp_per_case", "estimate"] == pytest.approx(1.5)
+    assert out.loc["lesion_precision", "estimate"] == pytest.approx(2 / 3)
+    assert out.loc["fp_per_case", "estimate"] == pytest.approx(1.0)
     assert (out["failures"] == "count").all()
 
 
