@@ -10,7 +10,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "compare",
         help="paired model differences per condition, with CIs and p-values",
-        description="Compare two models on the cases both scored (paired by case, "
+        description="Compare two models on the same cases, failed predictions counted as "
+        "misses (paired by case, "
         "bootstrap and sign-flip by base scan, Holm-adjusted).",
         epilog="example:\n  robustbench-liver compare runs/quick --models unet-synth hu-threshold",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -34,6 +35,15 @@ def run(args: argparse.Namespace) -> int:
     for name in args.models:
         if name not in known:
             raise RobustBenchError(f"{args.run_dir}: " + did_you_mean(name, known, "model"))
+    from robustbench_liver.metrics.registry import metric
+    from robustbench_liver.runs.summary import PAIRED_LESION
+
+    for name in args.metrics:  # an unknown name says which exist
+        if metric(name).table != "cases" and name != "lesion_sensitivity":
+            raise RobustBenchError(
+                f"--metrics {name}: not compared case by case; choose from dsc, nsd, "
+                "case_sensitivity, case_specificity, lesion_sensitivity"
+            )
     a, b = args.models
     table = model_differences(cases, a, b, args.metrics, args.resamples, args.correction)
     if table.empty:
@@ -46,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
     columns = ["scenario", "condition", "metric", "n_pairs", "difference [95% CI]"]
     columns += ["p_value", "p_adjusted"]
     print(f"{a} - {b} (positive: {a} is higher; failed predictions count as misses)")
+    if "lesion_sensitivity" in args.metrics:
+        print(
+            "lesion_sensitivity is compared through each case's share of lesions found "
+            f"({PAIRED_LESION}): lesions of two models pair up by case, not one by one"
+        )
     print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for scenario, tests in table.groupby("scenario", sort=True):
         gap = unreachable_significance(tests, args.resamples, args.correction, alpha=0.05)

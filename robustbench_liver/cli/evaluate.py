@@ -243,7 +243,7 @@ def _score_one(
 
 def summary_table(rows: pd.DataFrame, lesions: pd.DataFrame, n_resamples: int, seed: int) -> str:
     """Per condition: cases, failures, and the run summary's metrics with their intervals
-    (`runs.summary.scores`: failures counted, the same numbers `run` and `report` give)."""
+    (`runs.summary.scores`, the function `run` and `report` score through: failures counted)."""
     from robustbench_liver.metrics.registry import HEADLINE, label
     from robustbench_liver.runs.summary import fmt_cell, scores
     from robustbench_liver.stats.intervals import CI_NOTE

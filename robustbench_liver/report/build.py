@@ -129,7 +129,7 @@ def _numbers(data: RunData, name: str, options: ReportOptions) -> sec.ScenarioNu
         models=sorted(set(cases["model"])),
         conditions=sec.ordered(info.conditions, sorted(set(cases["condition"]))),
         scores=scores(cases, lesions, **stats),  # type: ignore[arg-type]
-        scored_only=scores(cases, lesions, failures="exclude", **stats),  # type: ignore[arg-type]
+        scored_only=scores(cases, lesions, failures="exclude", intervals=False, **stats),  # type: ignore[arg-type]
         failures=failures(cases),
         failed_cases=failed_cases(cases),
         condition_tests=condition_tests(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from robustbench_liver import __version__
 from robustbench_liver.errors import DataError, RobustBenchError
-from robustbench_liver.metrics.registry import RANK_BY
+from robustbench_liver.metrics.registry import BY_NAME, RANK_BY
 from robustbench_liver.report.casesets import CaseSet, case_set, difference, seen_rows
 from robustbench_liver.report.digest import plain, rows_digest
 from robustbench_liver.report.files import write_shared
@@ -24,7 +24,7 @@ from robustbench_liver.report.paths import portable
 from robustbench_liver.report.rundata import RunData, ScenarioInfo, load_run, profiles
 from robustbench_liver.report.schema import SCHEMA_NAME, SCHEMA_VERSION, validate
 from robustbench_liver.report.tables import METRICS
-from robustbench_liver.runs.summary import scores
+from robustbench_liver.runs.summary import model_failures, scores
 
 SEED = 0
 TOLERANCE = 1e-9
@@ -189,8 +189,13 @@ def _board(models: dict[str, Member], resamples: int | None, include_seen: bool)
         e = entry(data, member.info, model, n_resamples, member.info.confidence)
         entries.append(_annotate(e, member))
     # failure-counted DSC first; on a tie, the model that failed less (it answered) ranks higher
+    sign = -1.0 if BY_NAME[RANK_BY].higher_is_better else 1.0
     entries.sort(
-        key=lambda e: (-_or(e["scores"].get(RANK_BY, {}).get("estimate")), e["failed"], e["model"])
+        key=lambda e: (
+            sign * _or(e["scores"].get(RANK_BY, {}).get("estimate"), sign),
+            e["failed"],
+            e["model"],
+        )
     )
     cases = pd.concat([d.cases[d.cases["scenario"] == info.name] for d in runs.values()])
     lesions = pd.concat([d.scenario_lesions(info.name) for d in runs.values()])
@@ -298,7 +303,7 @@ def entry(
         "run": data.root.name,
         "package_version": str(data.manifest.get("package_version", "")),
         "cases": len(cases),
-        "failed": int((cases["status"] != "ok").sum()),
+        "failed": int(model_failures(cases).sum()),
         "rows": {
             "cases_sha256": rows_digest(cases),
             "lesions_sha256": rows_digest(lesions),
@@ -326,7 +331,7 @@ def _both(
     """Scores with failures counted (what the board ranks by) and over scored cases only."""
     return (
         scores(cases, lesions, by=by, **stats),
-        scores(cases, lesions, by=by, failures="exclude", **stats),
+        scores(cases, lesions, by=by, failures="exclude", intervals=False, **stats),
     )
 
 
@@ -367,8 +372,9 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-def _or(value: Any) -> float:
-    return float(value) if _finite(value) else -math.inf
+def _or(value: Any, sign: float = -1.0) -> float:
+    """The value, or the worst rank where there is none (last whatever the direction)."""
+    return float(value) if _finite(value) else sign * math.inf
 
 
 # --- files ---

@@ -10,19 +10,13 @@ from typing import Any
 import pandas as pd
 
 from robustbench_liver.errors import DataError, RobustBenchError
+from robustbench_liver.metrics.registry import BY_NAME, METRICS
 from robustbench_liver.runs.store import RunStore
 from robustbench_liver.scenarios import scenario_from_dict
 
 DEFAULT_BINS = (0.0, 5.0, 10.0, 15.0, 20.0)
 # metric -> the case-row column naming its definition (DESIGN.md §6: never mix profiles)
-PROFILE_COLUMNS = {
-    "dsc": "dsc_profile",
-    "nsd": "nsd_profile",
-    "hd95_mm": "hd95_profile",
-    "case_sensitivity": "case_detection_profile",
-    "case_specificity": "case_detection_profile",
-    "lesion_sensitivity": "lesion_profile",
-}
+PROFILE_COLUMNS = {m.name: m.profile_column for m in METRICS}
 
 
 @dataclass(frozen=True)
@@ -176,7 +170,7 @@ def profiles(cases: pd.DataFrame, lesions: pd.DataFrame) -> dict[str, str]:
     """Metric -> the profile(s) its rows name, e.g. {'nsd': 'nsd@2mm/surfel'}."""
     out: dict[str, str] = {}
     for metric, column in PROFILE_COLUMNS.items():
-        table = lesions if metric == "lesion_sensitivity" else cases
+        table = lesions if BY_NAME[metric].table == "lesions" else cases
         if column in table.columns:
             found = sorted(str(v) for v in table[column].dropna().unique())
             if found:

@@ -397,9 +397,9 @@ def plot_blocks(num: ScenarioNumbers) -> list[Block]:
                 f"{stem}-forest.png",
                 plots.forest(num.model_tests, ["dsc", "nsd"]),
                 f"{info.name}: paired model differences",
-                f"Mean paired difference a − b per condition on the cases both models scored, "
-                f"with {num.confidence:.0%} CIs; filled red: adjusted p < 0.05."
-                + power_note(num, num.model_tests),
+                "Mean paired difference a − b per condition on the same cases (failures "
+                f"counted as misses), with {num.confidence:.0%} CIs; filled red: adjusted "
+                "p < 0.05." + power_note(num, num.model_tests),
             )
         )
     return blocks

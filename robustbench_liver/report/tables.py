@@ -11,7 +11,15 @@ import pandas as pd
 
 from robustbench_liver.metrics.registry import HEADLINE
 from robustbench_liver.metrics.registry import METRICS as REGISTRY
-from robustbench_liver.runs.summary import PAIRED_LESION, fmt_cell, paired_kinds, paired_rows
+from robustbench_liver.runs.summary import (
+    PAIRED_LESION,
+    fmt_cell,
+    metric_names,
+    model_failures,
+    paired_kinds,
+    paired_rows,
+    paired_values,
+)
 from robustbench_liver.stats import compare_conditions, compare_models
 
 METRICS = HEADLINE
@@ -23,8 +31,9 @@ PAIRED_METRICS = ("dsc", "nsd", "case_sensitivity", "case_specificity", PAIRED_L
 
 
 def failures(cases: pd.DataFrame) -> pd.DataFrame:
-    """Per model x condition: cases run, failed, and the failure kinds."""
-    table = cases.assign(failed=cases["status"] != "ok")
+    """Per model x condition: cases run and the model's failures (a case the bench could
+    not build is listed by `failed_cases`, not counted against the model)."""
+    table = cases.assign(failed=model_failures(cases))
     grouped = table.groupby(["model", "condition"], sort=True)
     out = grouped.agg(cases=("case_id", "size"), failed=("failed", "sum")).reset_index()
     out["failed"] = out["failed"].astype(int)
@@ -67,7 +76,7 @@ def condition_tests(
         seed=seed,
         kinds=paired_kinds(values),
     )
-    return out.replace({"metric": {PAIRED_LESION: "lesion_sensitivity"}})
+    return metric_names(out)
 
 
 def model_tests(
@@ -84,17 +93,19 @@ def model_tests(
     models = sorted(set(ok["model"])) if not ok.empty else []
     if len(models) < 2:
         return pd.DataFrame()
-    return compare_models(
+    values = paired_values(metrics)
+    out = compare_models(
         ok,
-        list(metrics),
+        values,
         pairs=list(itertools.combinations(models, 2)),
         within=("condition",),
         n_resamples=resamples,
         confidence=confidence,
         adjust=correction,
         seed=seed,
-        kinds=paired_kinds(metrics),
+        kinds=paired_kinds(values),
     )
+    return metric_names(out)
 
 
 def lookup(table: pd.DataFrame, **keys: object) -> pd.Series | None:

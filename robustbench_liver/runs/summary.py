@@ -21,6 +21,10 @@ from robustbench_liver.metrics.registry import (
 from robustbench_liver.stats import bootstrap_ci, compare_models
 
 KEYS = ["scenario", "model", "condition"]
+COMPONENT_COLUMNS = (
+    "scenario", "scenario_version", "model", "model_version", "condition", "base_scan",
+    "replicate", "is_control", "case_id", "status", "seen_in_training", "lesion_profile",
+)  # fmt: skip
 SCORE_COLUMNS = ["metric", "estimate", "ci_low", "ci_high", "ci_method", "n", "n_clusters"]
 # a case's share of its lesions found: lesions of two models' runs on one case pair up
 PAIRED_LESION = "lesion_detection_rate"
@@ -40,6 +44,14 @@ def _ok(table: pd.DataFrame) -> pd.Series:
     if "status" not in table:
         return pd.Series(True, index=table.index)
     return table["status"].fillna("ok") == "ok"
+
+
+def model_failures(cases: pd.DataFrame) -> pd.Series:
+    """Which rows are the model's failures: not scored, and not the bench's own failure (a
+    case that could not be built is nobody's score)."""
+    if cases.empty:
+        return pd.Series(False, index=cases.index)
+    return ~_ok(cases) & ~cases["status"].isin(BENCH_FAILURES)
 
 
 def metric_tables(
@@ -66,6 +78,7 @@ def metric_tables(
     if failures == "exclude":
         rows = rows[ok].copy()
         ok = ok[ok]
+    found = _of_cases(found, rows)
     if rows.empty:
         return {"cases": rows, "lesions": found, "components": rows}
     tumor = _has_tumor(rows)
@@ -82,6 +95,15 @@ def metric_tables(
     return {"cases": rows, "lesions": found, "components": _components(rows[ok & tumor])}
 
 
+def _of_cases(lesions: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
+    """The lesion rows of the kept case rows only, whatever filtered the cases."""
+    keys = [k for k in ("scenario", "model", "case_id") if k in lesions and k in cases]
+    if lesions.empty or "case_id" not in keys:
+        return lesions
+    kept = pd.MultiIndex.from_frame(cases[keys].astype(str))
+    return lesions[pd.MultiIndex.from_frame(lesions[keys].astype(str)).isin(kept)]
+
+
 def _components(cases: pd.DataFrame) -> pd.DataFrame:
     """One row per predicted lesion of the scored tumor cases: lesion_precision 1 when it
     touches a ground-truth lesion, 0 for a false positive."""
@@ -94,8 +116,8 @@ def _components(cases: pd.DataFrame) -> pd.DataFrame:
     # within each case: the first (total - false) components hit, the rest are false
     rank = np.arange(len(index)) - np.repeat(np.cumsum(total) - total, total)
     hit = rank < np.repeat(total - false, total)
-    # identity columns only: a component carries no case-level metric
-    keep = [c for c in cases.columns if c not in BY_NAME]
+    # identity columns only: a flooding model has thousands of components per case
+    keep = [c for c in COMPONENT_COLUMNS if c in cases.columns]
     out = cases[keep].iloc[index].reset_index(drop=True)
     out["lesion_precision"] = hit.astype(float)
     return out
@@ -111,16 +133,21 @@ def scores(
     seed: int = 0,
     failures: str = "count",
     metrics: Sequence[str] = HEADLINE,
+    intervals: bool = True,
 ) -> pd.DataFrame:
     """One row per group x metric: estimate and the interval its kind calls for (clustered
     by base scan; NaN with the reason in ci_method where too few base scans leave no
-    interval that covers)."""
+    interval that covers). `intervals=False` gives the estimates alone, cheaply (e.g. for the
+    scored-only figure beside a failure-counted one)."""
     by = list(by)
     tables = metric_tables(cases, lesions, failures)
     parts = []
     for table_name, table in tables.items():
         names = [m for m in metrics if BY_NAME[m].table == table_name and m in table.columns]
         if table.empty or not names:
+            continue
+        if not intervals:
+            parts.append(_estimates(table, names, by))
             continue
         parts.append(
             bootstrap_ci(
@@ -132,6 +159,7 @@ def scores(
                 seed=seed,
                 kinds={m: BY_NAME[m].kind for m in names},
                 bounds={m: BY_NAME[m].bounds for m in names},
+                profile_columns={m: BY_NAME[m].profile_column for m in names},
             )
         )
     parts = [p for p in parts if not p.empty]
@@ -141,6 +169,18 @@ def scores(
     order = {m.name: k for k, m in enumerate(METRICS)}
     out = out.sort_values([*by, "metric"], key=lambda s: s.map(order) if s.name == "metric" else s)
     return out.reset_index(drop=True).assign(failures=failures)
+
+
+def _estimates(table: pd.DataFrame, names: list[str], by: list[str]) -> pd.DataFrame:
+    """Mean and count of each metric per group, no interval."""
+    long = table.melt(id_vars=by, value_vars=names, var_name="metric", value_name="value")
+    long = long[np.isfinite(pd.to_numeric(long["value"], errors="coerce").astype(float))]
+    grouped = long.groupby([*by, "metric"], sort=True, dropna=False)["value"]
+    out = grouped.agg(estimate="mean", n="size").reset_index()
+    out[["ci_low", "ci_high"]] = np.nan
+    out["ci_method"] = "estimate only"
+    out["n_clusters"] = 0
+    return out
 
 
 def summarize(
@@ -160,7 +200,7 @@ def summarize(
         for scenario, table in cases.groupby("scenario", sort=True)
     ]
     out = pd.concat(parts, ignore_index=True)
-    failed = (cases["status"] != "ok").groupby([cases[k] for k in KEYS]).sum().rename("failed")
+    failed = model_failures(cases).groupby([cases[k] for k in KEYS]).sum().rename("failed")
     return out.merge(failed.reset_index(), on=KEYS, how="left")
 
 
@@ -211,6 +251,19 @@ def paired_rows(cases: pd.DataFrame, failures: str = "count") -> pd.DataFrame:
     return rows
 
 
+def paired_values(metrics: Sequence[str]) -> list[str]:
+    """The columns of `paired_rows` that compare `metrics` (lesion sensitivity through each
+    case's share of lesions found)."""
+    return [PAIRED_LESION if m == "lesion_sensitivity" else m for m in metrics]
+
+
+def metric_names(tests: pd.DataFrame) -> pd.DataFrame:
+    """`paired_values`' columns back to the metric names in a comparison table."""
+    if tests.empty:
+        return tests
+    return tests.replace({"metric": {PAIRED_LESION: "lesion_sensitivity"}})
+
+
 def paired_kinds(values: Sequence[str]) -> dict[str, str]:
     """The kind of each compared value: 0/1 metrics get the paired-proportion interval; a
     case's share of lesions found is a continuous value."""
@@ -228,7 +281,7 @@ def model_differences(
     """Paired differences a - b per scenario and condition, failures counted, with CIs and
     adjusted p-values."""
     rows = paired_rows(cases[cases["model"].isin([a, b])])
-    values = [PAIRED_LESION if m == "lesion_sensitivity" else m for m in metrics]
+    values = paired_values(metrics)
     parts = [
         compare_models(
             table,
@@ -240,5 +293,4 @@ def model_differences(
         ).assign(scenario=s)
         for s, table in rows.groupby("scenario", sort=True)
     ]
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return out.replace({"metric": {PAIRED_LESION: "lesion_sensitivity"}}) if parts else out
+    return metric_names(pd.concat(parts, ignore_index=True)) if parts else pd.DataFrame()

@@ -50,12 +50,13 @@ _PROFILE_COLUMN = {
 }
 
 
-def metric_profile(table: pd.DataFrame, value: str) -> str | None:
-    """The one metric profile of `value` in `table` (None when the table names none).
+def metric_profile(table: pd.DataFrame, value: str, column: str | None = None) -> str | None:
+    """The one metric profile of `value` in `table` (None when the table names none), read
+    from `column` (default: the result rows' convention for `value`).
 
     Raises when rows of two profiles meet (say NSD surfel and edge-voxel): never mix them.
     """
-    column = _PROFILE_COLUMN.get(value, f"{value}_profile")
+    column = column or _PROFILE_COLUMN.get(value, f"{value}_profile")
     if column not in table.columns:
         return None
     profiles = sorted(str(p) for p in table[column].dropna().unique())
@@ -227,6 +228,12 @@ def interval_part(
         low = np.full(len(estimate), np.nan)
         high = np.full(len(estimate), np.nan)
         used = np.full(len(estimate), intervals.no_ci_note(n_clusters, kind), dtype=object)
+    elif kind == "continuous" and n_clusters >= 2:
+        # every base scan with the same mean (0 false positives everywhere): a zero-width
+        # interval would claim certainty the data do not give, so none is printed
+        same = intervals.cluster_variance(batch.sums, batch.counts) <= 1e-24
+        low, high = np.where(same, np.nan, low), np.where(same, np.nan, high)
+        used = np.where(same, f"no CI: all {n_clusters} base scans agree", used)
     part = batch.keys.copy()
     part["metric"] = metric
     part["profile"] = profile

@@ -2,10 +2,11 @@
 
 Cases made from one base scan are correlated, so the resampling unit is the base scan: each
 resample draws as many base scans as there are, with replacement, and takes the mean over
-all their cases (a ratio of cluster totals). Intervals are BCa from `scipy.stats.bootstrap`,
-with the percentile interval of the same resamples where BCa is undefined. By default the
-level is expanded for the number of base scans (Hesterberg 2015) so that ~20 of them still
-give 95 % coverage; `expand=False` gives plain BCa (about 93 % with 20 base scans).
+all their cases (a ratio of cluster totals). Without a kind, intervals are BCa from
+`scipy.stats.bootstrap`, with the percentile interval of the same resamples where BCa is
+undefined, at the level expanded for the number of base scans (Hesterberg 2015);
+`expand=False` gives plain BCa. With a kind (what the suite's metrics always pass), the
+interval is the one `stats.intervals` chose for that kind by simulation.
 """
 
 from __future__ import annotations
@@ -51,13 +52,15 @@ def bootstrap_ci(
     seed: Seed = 0,
     kinds: Mapping[str, str] | None = None,
     bounds: Mapping[str, tuple[float, float]] | None = None,
+    profile_columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Mean of each `values` column per `by` group, with a cluster-level CI.
 
     `kinds` maps a value to its kind of interval ("continuous" or "proportion", see
     `stats.intervals`: the suite's metrics always pass one); a value without a kind gets the
     plain cluster bootstrap. `bounds` clips a value's interval to its range (e.g. DSC in
-    [0, 1]): the true mean lies inside, so clipping never costs coverage.
+    [0, 1]): the true mean lies inside, so clipping never costs coverage. `profile_columns`
+    names the column holding a value's metric profile, where it is not `<value>_profile`.
 
     `table` holds one row per case (or per lesion); NaN values (undefined metrics) are left
     out. Returns one row per (group, metric): the `by` columns, then metric, profile (from
@@ -72,7 +75,7 @@ def bootstrap_ci(
     require_columns(table, [*by, cluster, *names], "bootstrap_ci")
     parts = []
     for name in names:
-        profile = metric_profile(table, name)
+        profile = metric_profile(table, name, (profile_columns or {}).get(name))
         for batch in cluster_totals(table, name, by, cluster):
             parts.append(
                 interval_part(

@@ -209,25 +209,27 @@ def compare_pairs(
         proportion = (kinds or {}).get(name) == "proportion"
         margins = _margins(diffs, group, cluster) if proportion else None
         for k, batch in enumerate(cluster_totals(diffs, "difference", group, cluster)):
-            part = interval_part(
-                batch,
-                name,
-                profile,
-                confidence=confidence,
-                n_resamples=n_resamples,
-                method=method_,
-                expand=expand,
-                seed=seed,
-                kind=kind,
-            ).rename(columns={"n": "n_pairs", "estimate": "difference"})
+            if margins is not None:
+                part = _paired_proportion_part(batch, name, profile, margins[k], confidence)
+            else:
+                part = interval_part(
+                    batch,
+                    name,
+                    profile,
+                    confidence=confidence,
+                    n_resamples=n_resamples,
+                    method=method_,
+                    expand=expand,
+                    seed=seed,
+                    kind=kind,
+                )
+            part = part.rename(columns={"n": "n_pairs", "estimate": "difference"})
             part["p_value"], part["p_method"] = sign_flip_pvalues(
                 batch.sums,
                 batch.counts,
                 n_resamples=n_resamples,
                 rng=child_rng(seed, batch.sums.shape[1], _P_KEY),
             )
-            if margins is not None:
-                _paired_proportion_ci(part, batch, margins[k], confidence)
             parts.append(part)
     columns = [*within, "factor", "a", "b", "metric", "profile", "n_pairs", "n_clusters"]
     columns += ["difference"]
@@ -261,23 +263,32 @@ def _margins(
     return out
 
 
-def _paired_proportion_ci(
-    part: pd.DataFrame,
+def _paired_proportion_part(
     batch: ClusterTotals,
+    metric: str,
+    profile: str | None,
     margins: tuple[ClusterTotals, ClusterTotals, np.ndarray],
     confidence: float,
-) -> None:
+) -> pd.DataFrame:
+    """The batch's keys with the difference of two paired proportions and its interval
+    (`intervals.paired_difference_interval`), laid out as `interval_part` lays them out."""
     batch_a, batch_b, phi = margins
     n_clusters = batch.sums.shape[1]
+    part = batch.keys.copy()
+    part["metric"], part["profile"] = metric, profile
+    part["n"] = batch.counts.sum(axis=1).astype(np.int64)
+    part["n_clusters"] = n_clusters
+    part["estimate"] = batch.sums.sum(axis=1) / batch.counts.sum(axis=1)
     if not has_ci(n_clusters, "proportion"):
         part["ci_low"], part["ci_high"] = np.nan, np.nan
         part["ci_method"] = no_ci_note(n_clusters, "proportion")
-        return
+        return part
     low, high = paired_difference_interval(
         batch_a.sums, batch_b.sums, batch.counts, phi, confidence
     )
     part["ci_low"], part["ci_high"] = low, high
     part["ci_method"] = "Newcombe paired, cluster-adjusted Wilson"
+    return part
 
 
 def compare_models(

@@ -271,6 +271,11 @@ def test_compare_prints_paired_differences(scenario_file, tmp_path, capsys):
     assert "oracle-ish - slow" in text and "c-hypo" in text and "p_adjusted" in text
     assert "note: " in text and "can fall below" in text  # two cases cannot be significant
     assert main(["compare", str(out), "--models", "oracle", "slow"]) == 1
+    # every interval or why there is none; metric names checked against the registry
+    assert "no CI" in text or "[" in text
+    capsys.readouterr()
+    assert main(["compare", str(out), "--models", "oracle-ish", "slow", "--metrics", "dcs"]) == 1
+    assert "Did you mean 'dsc'" in capsys.readouterr().err
 
 
 def test_batch_models_get_one_call_per_unit(scenario_file, tmp_path, monkeypatch):

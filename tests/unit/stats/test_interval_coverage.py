@@ -15,6 +15,7 @@ import pytest
 from robustbench_liver.stats import bootstrap_ci, intervals
 from robustbench_liver.stats.coverage import (
     PAIRED,
+    UNREACHABLE,
     Cell,
     coverage,
     coverage_table,
@@ -104,4 +105,8 @@ def test_the_coverage_table_holds_the_printing_thresholds():
     printed = table[table["printed"] & (table["kind"] != "continuous+misses")]
     assert (printed["kind"] == PAIRED).any()
     slack = 2.0 * np.sqrt(0.95 * 0.05 / printed["reps"])
-    assert (printed["coverage"] >= 0.93 - slack).all()
+    # a cell no interval can put in 93-97 % may sit just under it (32 scans at p = 0.97)
+    floor = 0.93 - slack - np.where(printed["band_reachable"], 0.0, UNREACHABLE)
+    assert (printed["coverage"] >= floor).all()
+    reachable_ = printed["band_reachable"].to_numpy(bool)
+    assert (printed["coverage"][reachable_] >= (0.93 - slack)[reachable_]).all()
