@@ -38,9 +38,11 @@ def metric_vs_level(
     metrics: Sequence[str],
     models: Sequence[str],
     xlabel: str = "condition",
+    holders: dict[str, str] | None = None,
 ) -> bytes:
     """One panel per metric: estimate per condition (sweep order) with its CI band, one line
-    per model; the reference condition's tick is marked with '*'."""
+    per model; the reference condition's tick is marked with '*'. `holders` (condition ->
+    the condition holding its controls) says where specificity is shared."""
     n = len(metrics)
     cols = min(3, n)
     rows = -(-n // cols)
@@ -65,10 +67,10 @@ def metric_vs_level(
             notes |= _no_ci_notes(part)
         ax.set_title(LABELS.get(metric, metric))
         ax.set_xticks(x, labels, rotation=30 if len(conditions) > 4 else 0, ha="right")
-        shown = scores[(scores["metric"] == metric) & scores["estimate"].notna()]
-        held = sorted(set(shown["condition"]))
-        if len(held) == 1 and len(conditions) > 1:  # shared controls (scenarios.plan)
-            notes.add(f"shared controls, held by {held[0]}")
+        if metric == "case_specificity" and holders:  # shared controls (scenarios.plan)
+            held = sorted({holders.get(c, c) for c in conditions})
+            if len(held) < len(conditions):
+                notes.add(f"shared controls, held by {', '.join(held)}")
         if notes:  # a missing band is a statement, not an omission
             ax.text(0.5, 0.02, "\n".join(sorted(notes)), transform=ax.transAxes, ha="center",
                     va="bottom", fontsize=7, color="0.35")  # fmt: skip

@@ -13,6 +13,7 @@ from robustbench_liver.errors import DataError, RobustBenchError
 from robustbench_liver.metrics.registry import BY_NAME, METRICS
 from robustbench_liver.runs.store import RunStore
 from robustbench_liver.scenarios import scenario_from_dict
+from robustbench_liver.scenarios.plan import control_holders
 
 DEFAULT_BINS = (0.0, 5.0, 10.0, 15.0, 20.0)
 # metric -> the case-row column naming its definition (DESIGN.md §6: never mix profiles)
@@ -34,6 +35,8 @@ class ScenarioInfo:
     settings: dict[str, dict[str, Any]]
     """Condition id -> the parameter paths the sweep set."""
     axes: tuple[str, ...]
+    control_holders: dict[str, str]
+    """Condition id -> the condition holding the controls it shares (scenarios.plan)."""
     description: str
     spec: dict[str, Any]
     sources: dict[str, str]
@@ -140,6 +143,7 @@ def scenario_info(name: str, entry: dict[str, Any]) -> ScenarioInfo:
     conditions = tuple(entry.get("conditions") or ())
     levels: dict[str, tuple[tuple[str, str], ...]] = {}
     settings: dict[str, dict[str, Any]] = {}
+    holders: dict[str, str] = {}
     axes: tuple[str, ...] = ()
     try:
         # the scenario code names conditions and their levels; re-reading the stored spec
@@ -148,6 +152,7 @@ def scenario_info(name: str, entry: dict[str, Any]) -> ScenarioInfo:
         levels = {c.id: c.levels for c in scenario.conditions}
         settings = {c.id: dict(c.settings) for c in scenario.conditions}
         axes = tuple(a.name for a in scenario.spec.sweep.axes)
+        holders = control_holders(scenario)
     except (RobustBenchError, TypeError, ValueError):
         pass  # a spec of another package version: ids only, no levels
     return ScenarioInfo(
@@ -159,6 +164,7 @@ def scenario_info(name: str, entry: dict[str, Any]) -> ScenarioInfo:
         levels=levels,
         settings=settings,
         axes=axes,
+        control_holders=holders,
         description=str(spec.get("description", "")).strip(),
         spec=spec,
         sources=dict(entry.get("sources") or {}),

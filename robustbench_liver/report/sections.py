@@ -183,7 +183,7 @@ def score_table(num: ScenarioNumbers) -> Table:
                 keys = dict(model=model, condition=condition, metric=metric)
                 row = lookup(num.scores, **keys)
                 if row is None and metric == "case_specificity":
-                    cells.append(_shared_controls(num, model))
+                    cells.append(_shared_controls(num, condition))
                     continue
                 cells.append(ci_with_scored_only(row, lookup(num.scored_only, **keys)))
             rows.append(tuple(cells))
@@ -195,17 +195,13 @@ def score_table(num: ScenarioNumbers) -> Table:
     return Table(columns, tuple(rows), caption, name="scores")
 
 
-def _shared_controls(num: ScenarioNumbers, model: str) -> Cell:
+def _shared_controls(num: ScenarioNumbers, condition: str) -> Cell:
     """Conditions that render the same images share one set of controls (scenarios.plan):
     point to the condition that holds them."""
-    table = num.scores
-    if table.empty:
+    holder = num.info.control_holders.get(condition)
+    if holder is None or holder == condition:
         return Cell("n/a", "")
-    mine = table[(table["model"] == model) & (table["metric"] == "case_specificity")]
-    holders = sorted(set(mine["condition"]))
-    if len(holders) != 1:
-        return Cell("n/a", "")
-    return Cell(f"shared: see {holders[0]}", "")
+    return Cell(f"shared: see {holder}", "")
 
 
 def change_table(num: ScenarioNumbers) -> Table:
@@ -367,6 +363,7 @@ def plot_blocks(num: ScenarioNumbers) -> list[Block]:
                     METRICS,
                     num.models,
                     xlabel=info.axes[0] if single_axis else "condition",
+                    holders=info.control_holders,
                 ),
                 f"{info.name}: each metric per condition, one line per model",
                 f"Estimate per condition with its {num.confidence:.0%} CI band; * marks the "

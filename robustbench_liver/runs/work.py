@@ -121,7 +121,8 @@ def run_unit(unit: Unit) -> list[dict[str, Any]]:
             built.append((spec, cached_case(scenario, spec, cache)[0]))
         except RobustBenchError as err:  # e.g. an impossible placement: every model fails
             for model_spec in unit.models:
-                extra = _identity(unit, spec, model_spec)
+                # the card's name, as on the model's scored rows (one model, one board entry)
+                extra = {**_identity(unit, spec, model_spec), "model": _name_of(model_spec)}
                 row = failed_case_row(spec.case_id, "synthesis_error", str(err), extra)
                 store.write_part(scenario.name, row["model"], spec.case_id, row, [])
                 done.append(_summary(row))
@@ -253,6 +254,14 @@ def _identity(unit: Unit, spec: CaseSpec, model_spec: str) -> dict[str, Any]:
         "is_control": spec.is_control,
         "seen_in_training": _seen_in_training(spec, model_spec),
     }
+
+
+def _name_of(model_spec: str) -> str:
+    """The model's card name (the spec itself when the model cannot load)."""
+    try:
+        return model_name(load_model(model_spec), model_spec)
+    except Exception:  # foreign code: its own rows say why it failed
+        return model_spec
 
 
 def _seen_in_training(spec: CaseSpec, model_spec: str) -> bool:

@@ -150,6 +150,9 @@ def test_failures_are_counted_and_listed(report):
     assert md_row(md, "reporttest", "crashing")[2] == "not reached"
     scores = md[md.index("### Scores") : md.index("### Change against")]
     assert md_row(scores, "contrast-hypo", "crashing")[4].startswith("0.00")
+    # one set of controls for both contrasts (same images), held by the reference
+    specificity = 4 + list(METRICS).index("case_specificity")
+    assert md_row(scores, "contrast-iso", "oracle-ish")[specificity] == "shared: see contrast-hypo"
 
 
 def test_montage_has_stored_predictions(report):

@@ -7,6 +7,7 @@ import textwrap
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from robustbench_liver.metrics import ToleranceBelowSpacingWarning
@@ -77,3 +78,25 @@ def test_flooding_the_liver_ranks_below_the_baselines(tmp_path):
     for baseline in ranked[:-1]:
         assert baseline["scores"]["dsc"]["estimate"] > flood["scores"]["dsc"]["estimate"]
         assert baseline["small_tumor"]["fp_per_case"] < flood["small_tumor"]["fp_per_case"]
+
+
+def test_a_case_the_bench_cannot_build_is_nobodys_failure(tmp_path, monkeypatch):
+    from robustbench_liver.errors import RobustBenchError
+    from robustbench_liver.runs import work
+    from robustbench_liver.runs.summary import model_failures
+
+    real = work.cached_case
+
+    def flaky(scenario, spec, cache):
+        if spec.case_id.endswith("phantom-0__t000"):
+            raise RobustBenchError("no place for a 40 mm tumor")
+        return real(scenario, spec, cache)
+
+    monkeypatch.setattr(work, "cached_case", flaky)  # the inline executor runs in-process
+    folder = make_run(tmp_path, ["fake_models:Oracle"], 4, 0)
+    cases = pd.read_parquet(folder / "cases.parquet")
+    bad = cases[cases["status"] == "synthesis_error"]
+    assert len(bad) == 1 and set(cases["model"]) == {"oracle-ish"}  # the card's name
+    assert not model_failures(cases).any()
+    (entry,) = entries(folder)
+    assert entry["failed"] == 0 and entry["scores"]["dsc"]["n"] == len(cases) - 1
