@@ -48,22 +48,33 @@ def cases() -> pd.DataFrame:
     )
 
 
-def statistics_pass(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    intervals = bootstrap_ci(cases, METRICS, n_resamples=10_000, seed=1)
-    models = compare_models(cases, METRICS, n_resamples=10_000, seed=2, adjust="none")
+# the suite's kinds (stats.intervals): proportions closed-form, paired proportions Newcombe
+KINDS = {"dsc": "continuous", "nsd": "continuous"} | {
+    m: "proportion" for m in ("case_sensitivity", "case_specificity")
+}
+
+
+def statistics_pass(
+    cases: pd.DataFrame, kinds: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """kinds=None: the plain cluster bootstrap for every metric (the reference, as before)."""
+    intervals = bootstrap_ci(cases, METRICS, n_resamples=10_000, seed=1, kinds=kinds)
+    models = compare_models(cases, METRICS, n_resamples=10_000, seed=2, adjust="none", kinds=kinds)
     conditions = compare_conditions(
-        cases, METRICS, reference="cond00", n_resamples=10_000, seed=3, adjust="none"
-    )
+        cases, METRICS, reference="cond00", n_resamples=10_000, seed=3, adjust="none",
+        kinds=kinds,
+    )  # fmt: skip
     comparisons = pd.concat([models, conditions], ignore_index=True)
     comparisons["p_adjusted"] = adjust_pvalues(comparisons["p_value"].to_numpy(), "holm")
     comparisons["adjust_method"] = "holm"
     return intervals, comparisons
 
 
-def test_statistics_pass(benchmark, median_seconds, cases):
+@pytest.mark.parametrize("kinds", [None, KINDS], ids=["plain-bootstrap", "suite-intervals"])
+def test_statistics_pass(benchmark, median_seconds, cases, kinds):
     assert len(cases) == 20 * 4 * 400
     intervals, comparisons = benchmark.pedantic(
-        statistics_pass, args=(cases,), rounds=3, iterations=1, warmup_rounds=0
+        statistics_pass, args=(cases, kinds), rounds=3, iterations=1, warmup_rounds=0
     )
     assert len(intervals) == 4 * 20 * len(METRICS)
     assert len(comparisons) == (20 * 6 + 4 * 19) * len(METRICS)
