@@ -1,5 +1,8 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
-PYTHON ?= python3.11
+# The first Python 3.10+ on PATH (override: make PYTHON=/path/to/python3.12 demo).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3.10 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+	2>/dev/null && { echo $$p; break; }; done)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -7,11 +10,12 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test bench slow lint install clean chromium reports
 
 $(PY):
+	@test -n "$(PYTHON)" || { echo "needs Python 3.10 or newer on PATH (or make PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# torch is pinned here (a CPU build of 2.13.0 lies on this machine's disk; any other
-# version pulls a multi-GB CUDA build). The package itself accepts torch>=2.2.
+# torch is pinned to a CPU-capable release here, so that an unpinned install cannot pull a
+# multi-GB CUDA build; the package itself accepts torch>=2.2 (pin another in your own env).
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev,dask]'

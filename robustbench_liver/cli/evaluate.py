@@ -12,6 +12,8 @@ import argparse
 import sys
 import warnings
 import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,69 @@ if TYPE_CHECKING:
 
 SUFFIX = ".nii.gz"
 CASES_COLUMNS = ("case_id", "condition", "base_scan", "replicate", "is_control")
+# `label_hint`: label 1 within this median share of the liver looks like tumor, above
+# LIVER_LIKE like the liver itself; the label must lie mostly inside the liver for either
+TUMOR_LIKE = 0.3
+LIVER_LIKE = 0.5
+MOSTLY_INSIDE = 0.5
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """What one scored label-map prediction holds: the evidence `label_hint` reads."""
+
+    has_tumor_label: bool
+    """Some voxel is 2 (then the other counts are not taken)."""
+    label1: int = 0
+    """Voxels labelled 1."""
+    label1_in_liver: int = 0
+    """Of those, the ones inside the ground-truth liver (label 1 or 2)."""
+    liver: int = 0
+    """Ground-truth liver voxels, tumor included."""
+
+
+def label_counts(pred: np.ndarray, gt: np.ndarray) -> LabelCounts:
+    """The `LabelCounts` of one label-map prediction against its ground truth."""
+    if (pred == 2).any():
+        return LabelCounts(has_tumor_label=True)
+    ones = pred == 1
+    liver = gt > 0
+    return LabelCounts(
+        has_tumor_label=False, label1=int(ones.sum()),
+        label1_in_liver=int((ones & liver).sum()), liver=int(liver.sum()),
+    )  # fmt: skip
+
+
+def label_hint(counts: Sequence[LabelCounts]) -> str | None:
+    """A warning when no prediction holds the tumor label 2 but some hold label 1 (binary
+    tumor masks, or liver masks without tumor), with its evidence; None when nothing is off."""
+    import numpy as np
+
+    if any(c.has_tumor_label for c in counts):
+        return None
+    ones = [c for c in counts if c.label1 > 0]
+    if not ones:
+        return None
+    inside = float(np.median([c.label1_in_liver / c.label1 for c in ones]))
+    shares = [c.label1_in_liver / c.liver for c in ones if c.liver > 0]
+    share = float(np.median(shares)) if shares else float("nan")
+    evidence = (
+        "no prediction has label 2 (tumor), so every case is scored as finding no tumor "
+        f"(DSC 0 on tumor cases). {len(ones)} of {len(counts)} scored case(s) have label 1 "
+        f"only; a median {inside:.0%} of it lies inside the ground-truth liver and it covers "
+        f"a median {share:.1%} of the liver"
+    )
+    if inside >= MOSTLY_INSIDE and share < TUMOR_LIKE:
+        return (
+            f"{evidence}, as tumors do: these look like binary tumor masks. "
+            "If label 1 is tumor, run again with --tumor-label 1."
+        )
+    if inside >= MOSTLY_INSIDE and share >= LIVER_LIKE:
+        return (
+            f"{evidence}: these look like liver masks without tumor (the model found none, "
+            "or wrote its tumors somewhere else). If label 1 is tumor, pass --tumor-label 1."
+        )
+    return f"{evidence}. If label 1 is tumor, run again with --tumor-label 1."
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,9 +103,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Score a folder of predictions against a test set in MSD / nnU-Net layout.\n"
             "Predictions must be named <case_id>.nii.gz (no _0000 channel suffix) and lie on\n"
             "the ground truth's voxel grid; they are label maps (0 background, 1 liver,\n"
-            "2 tumor) unless --tumor-label 1 or --probability says otherwise. Missing, extra,\n"
-            "misshapen, non-finite or non-binary predictions are reported per case and the\n"
-            "rest is scored. Exit code 0 when every case was scored, 1 otherwise."
+            "2 tumor) unless --tumor-label 1 or --probability says otherwise; label maps with\n"
+            "label 1 but no label 2 in any case get a warning saying what they look like.\n"
+            "Missing, extra, misshapen, non-finite or non-binary predictions are reported per\n"
+            "case and the rest is scored. Exit code 0 when every case was scored, 1 otherwise."
         ),
         epilog=(
             "example:\n"
@@ -160,9 +226,14 @@ def _hint_for_missing(case_id: str, pred: Path) -> str:
 
 
 def score_folder(
-    args: argparse.Namespace, cases: pd.DataFrame
+    args: argparse.Namespace, cases: pd.DataFrame, survey: list[LabelCounts] | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Score every case of the test set; failures become rows with status and error."""
+    """Score every case of the test set; failures become rows with status and error.
+
+    Args:
+        survey: when given, collects the `LabelCounts` of every label map scored with tumor
+            label 2 (for `label_hint`).
+    """
     from robustbench_liver.cli.progress import Progress
     from robustbench_liver.metrics import MetricOptions
 
@@ -176,7 +247,7 @@ def score_folder(
     with Progress(len(cases), "evaluate") as bar:
         # only the contract's columns go into the rows (cases.csv may carry tumor records)
         for record in cases[list(CASES_COLUMNS)].to_dict("records"):
-            case, lesions = _score_one(args, record, options)
+            case, lesions = _score_one(args, record, options, survey)
             bar.advance(failed=case["status"] != "ok")
             case_rows.append(case)
             lesion_rows.extend(lesions)
@@ -184,7 +255,10 @@ def score_folder(
 
 
 def _score_one(
-    args: argparse.Namespace, record: dict[str, Any], options: MetricOptions
+    args: argparse.Namespace,
+    record: dict[str, Any],
+    options: MetricOptions,
+    survey: list[LabelCounts] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The case row and lesion rows of one case; a failure is a case row with its status."""
     import numpy as np
@@ -238,6 +312,8 @@ def _score_one(
         return failed(err.status, f"{path}: {err}")
     except DataError as err:
         return failed("bad_ground_truth", f"{gt_path}: {err}")
+    if survey is not None and kind == "labels" and options.tumor_label == 2:
+        survey.append(label_counts(pred, gt))
     return scores.case, scores.lesions
 
 
@@ -283,9 +359,10 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix != ".parquet":
         raise DataError("--out must end in .parquet", path=args.out)
     cases = read_test_set(args.gt)
+    survey: list[LabelCounts] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ToleranceBelowSpacingWarning)
-        case_rows, lesion_rows = score_folder(args, cases)
+        case_rows, lesion_rows = score_folder(args, cases, survey)
     for message in sorted({str(w.message) for w in caught}):
         print(f"warning: {message}", file=sys.stderr)
 
@@ -314,6 +391,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"note: {len(extra_ids)} prediction(s) match no case: {extra_ids[:5]}", file=sys.stderr
         )
+    hint = label_hint(survey)
+    if hint is not None:  # scoring stays as asked: the user picks --tumor-label
+        print(f"warning: {hint}", file=sys.stderr)
     print(
         f"wrote {args.out} ({len(rows)} case rows) and {lesion_path} ({len(lesions)} lesion rows)"
     )

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from robustbench_liver.display import SOFT_TISSUE_WINDOW, axial
 from robustbench_liver.errors import DataError
 from robustbench_liver.types import Case, Scan
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 EXAMPLE = """\
 examples:
@@ -39,7 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--labels", type=Path, help="label map of PATH (holds the liver)")
     parser.add_argument(
-        "--liver-label", type=int, default=1, help="liver value in --labels (default 1)"
+        "--liver-label",
+        type=int,
+        default=None,
+        help="liver value in --labels (default: recognised from the label map, said aloud; "
+        "TotalSegmentator 5, LiTS/MSD 1)",
     )
     parser.add_argument(
         "--vessel-labels",
@@ -114,14 +122,25 @@ def draw(
     contours: bool = False,
 ) -> None:
     """Before/after axial slices through each tumor (largest first) into a PNG."""
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = preview_figure(scan, case, title, max_tumors, contours)
+    FigureCanvasAgg(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def preview_figure(
+    scan: Scan, case: Case, title: str = "", max_tumors: int = 8, contours: bool = False
+) -> Figure:
+    """The Figure of `draw`: columns 'before' and 'after', the title above all panels
+    (constrained layout makes room for it; no pyplot state)."""
+    from matplotlib.figure import Figure
 
     tumors = sorted(case.tumors, key=lambda t: -(t.volume_mm3 or 0.0))[:max_tumors]
     rows = max(1, len(tumors))
-    fig, axes = plt.subplots(rows, 2, figsize=(7.2, 3.5 * rows), squeeze=False)
+    fig = Figure(figsize=(7.2, 3.5 * rows + 0.6), layout="constrained")
+    axes = fig.subplots(rows, 2, squeeze=False)
     lo, hi = SOFT_TISSUE_WINDOW
     spacing = np.asarray(scan.spacing)
     for row, tumor in enumerate(tumors):
@@ -141,7 +160,8 @@ def draw(
             ax.text(0.02, 0.5, "R", transform=ax.transAxes, color="yellow", va="center", fontsize=8)
             ax.text(0.95, 0.5, "L", transform=ax.transAxes, color="yellow", va="center", fontsize=8)
             if col == 0:
-                ax.set_title(f"#{tumor.index} {tumor.size_class}, {tumor.liver_region}", fontsize=9)
+                where = f"#{tumor.index} {tumor.size_class}, {tumor.liver_region}"
+                ax.set_title(f"{name}: {where}", fontsize=9)
             else:
                 r = tumor.equivalent_radius_mm or 0.0
                 dhu = tumor.mean_hu_change if tumor.mean_hu_change is not None else float("nan")
@@ -163,7 +183,4 @@ def draw(
         f"spacing {tuple(round(s, 2) for s in scan.spacing)} mm",
         fontsize=10,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig

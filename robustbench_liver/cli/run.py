@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    table = wide(summarize(summary.cases, summary.lesions))
+    sweeps = {s.name: [c.id for c in s.conditions] for s in scenarios}
+    table = wide(summarize(summary.cases, summary.lesions), sweeps)
     if not table.empty:
         print(table.to_string(index=False))
     print(
@@ -95,7 +96,15 @@ def run(args: argparse.Namespace) -> int:
     for failure in summary.failed[:10]:
         print(
             f"  FAILED {failure['model']} {failure['case_id']}: {failure['status']}: "
-            f"{str(failure['error'])[:200]}",
+            f"{_first_line(failure['error'])}",
             file=sys.stderr,
         )
     return 3 if summary.failed else 0
+
+
+def _first_line(error: object, limit: int = 300) -> str:
+    """The error's first line (the one that says why), cut at a word; the rows keep it all."""
+    line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0] + " …"

@@ -7,7 +7,8 @@ tool is run once per batch, as an argument list and never through a shell; it mu
 OUT/<case_id>.nii.gz of the same shape. A missing, unreadable, misshapen or non-finite
 output fails that case only. A non-zero exit fails the batch; with `isolate_failures` each
 case is then run alone so only the culprits fail. A timeout kills the tool's process group
-and fails the batch. Every failure carries the tail of the tool's stderr.
+and fails the batch. Every failure carries the last lines of the tool's stderr and the
+command as it ran.
 
 Spec (YAML):
 
@@ -20,13 +21,16 @@ Spec (YAML):
     card: {name: nnunet-lits, output: labels, ...}
 
 Placeholders in argv: {input_dir}, {output_dir}, {python} (this Python interpreter) and
-{spec_dir} (the spec file's folder).
+{spec_dir} (the spec file's folder). The tool runs in the spec file's folder, so relative
+paths in argv and env are relative to the spec file; so is a program given as a relative
+path (`./predict.sh`, `bin/tool`). A bare program name is looked up on PATH.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -34,7 +38,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -45,8 +49,20 @@ from robustbench_liver.models.spec import Args, card_of
 
 PLACEHOLDERS = ("{input_dir}", "{output_dir}", "{python}", "{spec_dir}")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-TAIL_LINES = 15
+TAIL_LINES = 20
+"""Lines of the tool's stderr a failure keeps (its end: where a tool says why)."""
 TAIL_CHARS = 2000
+"""... and at most this many characters of them, cut at a line or word boundary."""
+COMMAND_CHARS = 600
+
+
+class Call(NamedTuple):
+    """One run of the tool: exit status (or "timeout"), the tail of its stderr, and the
+    command as it ran (placeholders filled in)."""
+
+    status: int | str
+    tail: str
+    command: str
 
 
 class CommandModel(SegmentationModel):
@@ -76,9 +92,11 @@ class CommandModel(SegmentationModel):
         if remap is not None and any(v not in (0, 1, 2) for v in remap.values()):
             raise ModelError(f"{where}: remap must map output values to 0, 1 or 2, got {remap}")
         self.card = card
-        self.spec_dir = spec_dir or Path.cwd()
+        self.spec_dir = (spec_dir or Path.cwd()).resolve()
         self.argv = list(argv)
-        self.program = _resolve_program(self._fill(argv[0], Path("."), Path(".")), where)
+        self.program = _resolve_program(
+            self._fill(argv[0], Path("."), Path(".")), self.spec_dir, where
+        )
         self.timeout_s = float(timeout_s)
         self.batch_size = int(batch_size)
         self.remap = None if remap is None else {int(k): int(v) for k, v in remap.items()}
@@ -129,26 +147,28 @@ class CommandModel(SegmentationModel):
                 if self.card.needs_liver and item.liver is not None:
                     mask = item.liver.astype(np.uint8)
                     save_nifti(in_dir / f"{item.case_id}_0001.nii.gz", mask, affine, kind="label")
-            status, tail = self._call(in_dir, out_dir)
-            if status == "timeout":
+            call = self._call(in_dir, out_dir)
+            if call.status == "timeout":
                 message = f"no answer within {self.timeout_s:g} s (killed)"
-                return {item.case_id: self._error(item.case_id, message, tail) for item in batch}
-            if status != 0:
+                return {item.case_id: self._error(item.case_id, message, call) for item in batch}
+            if call.status != 0:
                 if self.isolate_failures and len(batch) > 1:
                     return {k: v for item in batch for k, v in self._run_batch([item]).items()}
-                message = f"the command exited with status {status}"
-                return {item.case_id: self._error(item.case_id, message, tail) for item in batch}
-            return {item.case_id: self._read(item, out_dir, tail) for item in batch}
+                message = f"the command exited with status {call.status}"
+                return {item.case_id: self._error(item.case_id, message, call) for item in batch}
+            return {item.case_id: self._read(item, out_dir, call) for item in batch}
 
-    def _call(self, in_dir: Path, out_dir: Path) -> tuple[int | str, str]:
-        """Run the tool once: (exit status or "timeout", tail of its stderr)."""
+    def _call(self, in_dir: Path, out_dir: Path) -> Call:
+        """Run the tool once, in the spec file's folder."""
         argv = [self.program] + [self._fill(a, in_dir, out_dir) for a in self.argv[1:]]
+        command = _shorten(shlex.join(argv), COMMAND_CHARS)
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, **self.env},
+            cwd=self.spec_dir,  # relative paths in argv and env: relative to the spec file
             start_new_session=True,  # its own process group: a timeout ends all of it
         )
         try:
@@ -156,14 +176,14 @@ class CommandModel(SegmentationModel):
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             out, err = proc.communicate()
-            return "timeout", _tail(err or out)
+            return Call("timeout", _tail(err or out), command)
         except BaseException:  # e.g. the runner's own deadline or Ctrl-C: leave no orphans
             _kill_group(proc)
             proc.wait()
             raise
-        return proc.returncode, _tail(err or out)
+        return Call(proc.returncode, _tail(err or out), command)
 
-    def _read(self, item: BatchItem, out_dir: Path, tail: str) -> np.ndarray | Exception:
+    def _read(self, item: BatchItem, out_dir: Path, call: Call) -> np.ndarray | Exception:
         path = next(
             (
                 p
@@ -177,29 +197,29 @@ class CommandModel(SegmentationModel):
             return self._error(
                 item.case_id,
                 f"no output {item.case_id}.nii.gz (the output folder holds {written or 'nothing'})",
-                tail,
+                call,
             )
         try:
             array = np.asarray(read_volume(path).array)
         except DataError as err:
-            return self._error(item.case_id, f"unreadable output: {err}", tail)
+            return self._error(item.case_id, f"unreadable output: {err}", call)
         if array.shape != item.image_hu.shape:
             return self._error(
                 item.case_id,
                 f"output shape {array.shape}, the input has {item.image_hu.shape}",
-                tail,
+                call,
             )
         if array.dtype.kind == "f" and not np.isfinite(array).all():
-            return self._error(item.case_id, "output has non-finite values (NaN or inf)", tail)
-        return self._convert(item.case_id, array, tail)
+            return self._error(item.case_id, "output has non-finite values (NaN or inf)", call)
+        return self._convert(item.case_id, array, call)
 
-    def _convert(self, case_id: str, array: np.ndarray, tail: str) -> np.ndarray | Exception:
+    def _convert(self, case_id: str, array: np.ndarray, call: Call) -> np.ndarray | Exception:
         if self.card.output == "probability":
             if array.min(initial=0) < 0 or array.max(initial=0) > 1:
-                return self._error(case_id, "probability output outside [0, 1]", tail)
+                return self._error(case_id, "probability output outside [0, 1]", call)
             return array.astype(np.float32)
         if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
-            return self._error(case_id, "label output holds non-integer values", tail)
+            return self._error(case_id, "label output holds non-integer values", call)
         labels = array.astype(np.int64)
         if self.remap is not None:
             lut_keys = np.asarray(sorted(self.remap), dtype=np.int64)
@@ -212,15 +232,20 @@ class CommandModel(SegmentationModel):
             return self._error(
                 case_id,
                 f"label values {values[:10].tolist()} outside 0/1/2; map them with `remap:`",
-                tail,
+                call,
             )
         return labels.astype(np.uint8)
 
-    def _error(self, case_id: str, message: str, tail: str) -> ModelError:
-        shown = tail.strip() or "(empty)"
+    def _error(self, case_id: str, message: str, call: Call) -> ModelError:
+        """The failure, the command as it ran and the stderr's last lines; when the tool
+        failed, its last line also beside the failure (what one-line listings show)."""
+        lines = call.tail.strip().splitlines()
+        failed = call.status != 0 and lines
+        last = f" (stderr: {_shorten(lines[-1].strip(), 160)})" if failed else ""
+        shown = "\n".join(lines) if lines else "(nothing on stderr)"
         return ModelError(
-            f"model {self.card.name!r}, case {case_id!r}: {message}. Command: "
-            f"{' '.join(self.argv)}. Its stderr ends with:\n{shown}"
+            f"model {self.card.name!r}, case {case_id!r}: {message}{last}.\n"
+            f"Command: {call.command}\nIts stderr ends with:\n{shown}"
         )
 
     def _fill(self, arg: str, in_dir: Path, out_dir: Path) -> str:
@@ -231,11 +256,13 @@ class CommandModel(SegmentationModel):
         return arg
 
 
-def _resolve_program(program: str, where: str) -> str:
+def _resolve_program(program: str, spec_dir: Path, where: str) -> str:
+    """A path (relative ones to the spec file's folder), or a bare name found on PATH."""
     if os.sep in program or (os.altsep and os.altsep in program):
-        if not Path(program).is_file():
-            raise ModelError(f"{where}: program {program} not found")
-        return program
+        path = spec_dir / Path(program).expanduser()  # an absolute `program` stays itself
+        if not path.is_file():
+            raise ModelError(f"{where}: program {program} not found (looked for {path})")
+        return str(path)
     found = shutil.which(program)
     if found is None:
         raise ModelError(
@@ -252,9 +279,30 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _tail(data: bytes) -> str:
-    text = data.decode("utf-8", errors="replace")
-    lines = text.rstrip().splitlines()[-TAIL_LINES:]
-    return "\n".join(lines)[-TAIL_CHARS:]
+    """The last lines of `data`: at most TAIL_LINES and about TAIL_CHARS, whole lines only
+    (one overlong last line keeps its end, from a word boundary)."""
+    lines = data.decode("utf-8", errors="replace").rstrip().splitlines()[-TAIL_LINES:]
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if kept and size + len(line) + 1 > TAIL_CHARS:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    if kept and len(kept[0]) > TAIL_CHARS:
+        end = kept[0][-TAIL_CHARS:]
+        space = end.find(" ")
+        kept[0] = "… " + (end[space + 1 :] if 0 <= space < TAIL_CHARS // 2 else end)
+    return "\n".join(reversed(kept))
+
+
+def _shorten(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters at a word boundary, marked with '…'."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + " …"
 
 
 def from_spec(data: Mapping[str, Any], path: Path) -> CommandModel:

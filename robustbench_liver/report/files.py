@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from robustbench_liver.runs.store import atomic_write_bytes
 
 
 def write_shared(path: Path, data: bytes) -> None:
-    """Atomic write, then the usual file mode (the temporary file is created private)."""
+    """Atomic write with the usual file mode (0666 & ~umask), as every atomic write has."""
     atomic_write_bytes(path, data)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)

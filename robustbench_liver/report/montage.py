@@ -1,5 +1,6 @@
 """Montages of the best and worst cases per model: one axial slice through the largest lesion,
-CT in the soft-tissue window, ground truth and prediction outlined."""
+CT in the soft-tissue window, ground truth and prediction outlined; the panels of a row share
+one zoom (the same millimetres per inch) and each carries a scale bar."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from scipy import ndimage
 
 from robustbench_liver.display import SOFT_TISSUE_WINDOW, axial, axial_aspect
 from robustbench_liver.report.plots import png
 
 GT_COLOR, PRED_COLOR = "#00e05a", "#ff2d55"
+BAR_MM = (20.0, 10.0, 5.0, 2.0, 1.0)  # scale bar lengths, the longest that fits is used
 _STRUCTURE = np.ones((3, 3, 3), dtype=bool)  # 26-connected lesions, as the metrics count them
 
 
@@ -61,6 +65,19 @@ class Panel:
     """The predicted tumor on the slice; None draws no outline."""
     aspect: float
     crop: tuple[slice, slice]
+    pixel_mm: tuple[float, float] = (1.0, 1.0)
+    """Height and width of a pixel of `image` in mm."""
+
+    def box(self) -> tuple[float, float, float, float]:
+        """The crop in pixel coordinates: (top, bottom, left, right) edges."""
+        rows = range(*self.crop[0].indices(self.image.shape[0]))
+        cols = range(*self.crop[1].indices(self.image.shape[1]))
+        return rows.start - 0.5, rows.stop - 0.5, cols.start - 0.5, cols.stop - 0.5
+
+    def size_mm(self) -> tuple[float, float]:
+        """Height and width of the crop in mm."""
+        top, bottom, left, right = self.box()
+        return (bottom - top) * self.pixel_mm[0], (right - left) * self.pixel_mm[1]
 
 
 def make_panel(
@@ -94,35 +111,69 @@ def make_panel(
         prediction=None if prediction is None else axial(prediction, z),
         aspect=axial_aspect(spacing),
         crop=crop,
+        pixel_mm=(float(spacing[1]), float(spacing[0])),  # display.axial: rows y, columns x
     )
 
 
 def draw_montage(grid: list[list[Panel | None]], row_titles: list[str]) -> bytes:
     """Rows of panels (one row per model); an empty grid cell stays blank."""
+    return png(montage_figure(grid, row_titles))
+
+
+def montage_figure(grid: list[list[Panel | None]], row_titles: list[str]) -> Figure:
+    """The Figure of `draw_montage`: every panel of a row shows a field of the same size in
+    mm (the largest crop of the row, centred on each panel's own crop)."""
     n_rows = len(grid)
     n_cols = max((len(r) for r in grid), default=1)
     fig = Figure(figsize=(3.6 * n_cols, 3.5 * n_rows + 0.5), layout="constrained")
     low, high = SOFT_TISSUE_WINDOW
     for r, row in enumerate(grid):
+        shown = [p for p in row if p is not None]
+        height = max((p.size_mm()[0] for p in shown), default=0.0)
+        width = max((p.size_mm()[1] for p in shown), default=0.0)
         for c in range(n_cols):
             ax = fig.add_subplot(n_rows, n_cols, r * n_cols + c + 1)
             ax.set_axis_off()
             panel = row[c] if c < len(row) else None
             if panel is None:
                 continue
-            view = panel.crop
-            ax.imshow(panel.image[view], cmap="gray", vmin=low, vmax=high, aspect=panel.aspect)
+            # the whole slice, black around it, viewed through the row's common field
+            ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, color="black", zorder=0))
+            ax.imshow(panel.image, cmap="gray", vmin=low, vmax=high, aspect=panel.aspect)
             # the truth wide and under, the prediction thin and over: both show where they meet
-            _outline(ax, panel.truth[view], GT_COLOR, 2.2)
+            _outline(ax, panel.truth, GT_COLOR, 2.2)
             if panel.prediction is not None:
-                _outline(ax, panel.prediction[view], PRED_COLOR, 1.0)
+                _outline(ax, panel.prediction, PRED_COLOR, 1.0)
+            top, bottom, left, right = panel.box()
+            dy, dx = height / panel.pixel_mm[0] / 2, width / panel.pixel_mm[1] / 2
+            ax.set_xlim((left + right) / 2 - dx, (left + right) / 2 + dx)
+            ax.set_ylim((top + bottom) / 2 + dy, (top + bottom) / 2 - dy)  # row 0 at the top
+            _scale_bar(ax, panel, width)
             ax.set_title(f"{row_titles[r]}\n{panel.title}", fontsize=8)
     handles = [
         Line2D([], [], color=GT_COLOR, linewidth=2.2, label="ground truth"),
         Line2D([], [], color=PRED_COLOR, linewidth=1.0, label="prediction"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=9)
-    return png(fig)
+    return fig
+
+
+def _scale_bar(ax: Axes, panel: Panel, width_mm: float) -> None:
+    """A horizontal bar of a round length in mm, bottom left."""
+    length = next((b for b in BAR_MM if b <= width_mm / 4), BAR_MM[-1])
+    bar = AnchoredSizeBar(
+        ax.transData,
+        length / panel.pixel_mm[1],
+        f"{length:g} mm",
+        loc="lower left",
+        color="white",
+        frameon=False,
+        size_vertical=0,
+        pad=0.4,
+        sep=3,
+        fontproperties={"size": 7},
+    )
+    ax.add_artist(bar)
 
 
 def _outline(ax: Axes, mask: np.ndarray, color: str, width: float) -> None:

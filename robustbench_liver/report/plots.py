@@ -1,5 +1,6 @@
 """The report's plots as PNG bytes (matplotlib's Agg canvas, no pyplot state, no timestamps:
-the same numbers give the same bytes)."""
+the same numbers give the same bytes). Each `<plot>_figure` builds the Figure, so tests can
+read its labels and ticks; `<plot>` renders it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ def color(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
+def axis_label(metric: str) -> str:
+    """A metric's y-axis label: its label, with the unit when it has one ('HD95 (mm)')."""
+    text = LABELS.get(metric, metric)
+    return f"{text} (mm)" if metric.endswith("_mm") and "(mm)" not in text else text
+
+
 def metric_vs_level(
     scores: pd.DataFrame,
     conditions: Sequence[str],
@@ -43,6 +50,24 @@ def metric_vs_level(
     """One panel per metric: estimate per condition (sweep order) with its CI band, one line
     per model; the reference condition's tick is marked with '*'. `holders` (condition ->
     the condition holding its controls) says where specificity is shared."""
+    return png(
+        metric_vs_level_figure(
+            scores, conditions, tick_labels, reference, metrics, models, xlabel, holders
+        )
+    )
+
+
+def metric_vs_level_figure(
+    scores: pd.DataFrame,
+    conditions: Sequence[str],
+    tick_labels: Sequence[str],
+    reference: str,
+    metrics: Sequence[str],
+    models: Sequence[str],
+    xlabel: str = "condition",
+    holders: dict[str, str] | None = None,
+) -> Figure:
+    """The Figure of `metric_vs_level`."""
     n = len(metrics)
     cols = min(3, n)
     rows = -(-n // cols)
@@ -78,11 +103,12 @@ def metric_vs_level(
         if np.isfinite(high):
             ax.set_ylim(low - 0.03 * (high - low), high + 0.03 * (high - low))
         ax.set_xlabel(xlabel)
+        ax.set_ylabel(axis_label(metric))
         ax.grid(alpha=0.3)
     handles, names = fig.axes[0].get_legend_handles_labels() if fig.axes else ([], [])
     if handles:
         fig.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)))
-    return png(fig)
+    return fig
 
 
 def _no_ci_notes(part: pd.DataFrame) -> set[str]:
@@ -95,6 +121,13 @@ def _no_ci_notes(part: pd.DataFrame) -> set[str]:
 
 def sensitivity_vs_radius(by_size: pd.DataFrame, models: Sequence[str], threshold: float) -> bytes:
     """Lesion sensitivity per radius bin with CI bars, one line per model; the 80 % line."""
+    return png(sensitivity_vs_radius_figure(by_size, models, threshold))
+
+
+def sensitivity_vs_radius_figure(
+    by_size: pd.DataFrame, models: Sequence[str], threshold: float
+) -> Figure:
+    """The Figure of `sensitivity_vs_radius`."""
     fig = Figure(figsize=(7.5, 3.8), layout="constrained")
     ax = fig.add_subplot()
     labels = by_size.drop_duplicates("bin").sort_values("bin")["label"].tolist()
@@ -121,12 +154,12 @@ def sensitivity_vs_radius(by_size: pd.DataFrame, models: Sequence[str], threshol
     ax.axhline(threshold, color="#555555", linestyle="--", linewidth=1)
     ax.text(x[-1] + 0.3 if len(x) else 0, threshold, f"{threshold:.0%}", va="bottom", ha="right")
     ax.set_xticks(x, labels)
-    ax.set_xlabel("equivalent tumor radius")
-    ax.set_ylabel("lesion sensitivity")
+    ax.set_xlabel("equivalent radius (mm)")
+    ax.set_ylabel(axis_label("lesion_sensitivity"))
     ax.set_ylim(-0.03, 1.05)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    return png(fig)
+    return fig
 
 
 def heatmap(
@@ -136,6 +169,16 @@ def heatmap(
     conditions: Sequence[str],
 ) -> bytes:
     """Model x condition, colored and annotated with the metric's estimate."""
+    return png(heatmap_figure(scores, metric, models, conditions))
+
+
+def heatmap_figure(
+    scores: pd.DataFrame,
+    metric: str,
+    models: Sequence[str],
+    conditions: Sequence[str],
+) -> Figure:
+    """The Figure of `heatmap`."""
     table = (
         scores[scores["metric"] == metric]
         .pivot_table(index="model", columns="condition", values="estimate", aggfunc="first")
@@ -154,15 +197,28 @@ def heatmap(
     ax.set_yticks(np.arange(len(models)), list(models))
     ax.set_title(LABELS.get(metric, metric))
     fig.colorbar(image, ax=ax, shrink=0.8)
-    return png(fig)
+    return fig
 
 
-def forest(tests: pd.DataFrame, metrics: Sequence[str]) -> bytes:
+def forest(
+    tests: pd.DataFrame, metrics: Sequence[str], conditions: Sequence[str] | None = None
+) -> bytes:
     """Paired model differences (a − b) with CIs, one row per pair and condition, one panel
-    per metric; a filled marker when the adjusted p-value is below 0.05."""
+    per metric; a filled marker when the adjusted p-value is below 0.05. Within a pair the
+    conditions go in the order of `conditions` (the sweep's), not alphabetically."""
+    return png(forest_figure(tests, metrics, conditions))
+
+
+def forest_figure(
+    tests: pd.DataFrame, metrics: Sequence[str], conditions: Sequence[str] | None = None
+) -> Figure:
+    """The Figure of `forest`; rows top to bottom in pair, then condition order."""
     metrics = [m for m in metrics if (tests["metric"] == m).any()]
     first = tests[tests["metric"] == metrics[0]]
     keys = first[["a", "b", "condition"]].drop_duplicates().to_records(index=False).tolist()
+    pairs = {(a, b): i for i, (a, b, _) in reversed(list(enumerate(keys)))}  # first seen
+    rank = {c: i for i, c in enumerate(conditions or ())}  # unknown ones after, as they came
+    keys.sort(key=lambda k: (pairs[(k[0], k[1])], rank.get(k[2], len(rank))))
     height = 1.2 + 0.32 * len(keys)
     fig = Figure(figsize=(4.2 * len(metrics) + 2.2, height), layout="constrained")
     y = np.arange(len(keys))[::-1]
@@ -181,5 +237,6 @@ def forest(tests: pd.DataFrame, metrics: Sequence[str]) -> bytes:
         ax.set_ylim(-0.6, len(keys) - 0.4)
         ax.set_title(f"{LABELS.get(metric, metric)}: a − b")
         ax.set_yticks(y, [f"{a} − {b} · {c}" for a, b, c in keys] if k == 0 else [])
+        ax.set_xlabel("difference a − b")
         ax.grid(axis="x", alpha=0.3)
-    return png(fig)
+    return fig

@@ -413,7 +413,7 @@ def plot_blocks(num: ScenarioNumbers) -> list[Block]:
         blocks.append(
             Figure(
                 f"{stem}-forest.png",
-                plots.forest(num.model_tests, ["dsc", "nsd"]),
+                plots.forest(num.model_tests, ["dsc", "nsd"], num.conditions),
                 f"{info.name}: paired model differences",
                 "Mean paired difference a − b per condition on the same cases (failures "
                 f"counted as misses), with {num.confidence:.0%} CIs; filled red: adjusted "

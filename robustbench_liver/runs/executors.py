@@ -3,13 +3,14 @@ writes its own results, so every executor gives the same tables."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from typing import Any
 
 from robustbench_liver.errors import RobustBenchError
-from robustbench_liver.runs.work import Unit, run_unit
+from robustbench_liver.runs.work import Unit, add_cwd_to_path, run_unit
 
 Results = Iterator[list[dict[str, Any]]]
 
@@ -20,11 +21,18 @@ def run_inline(units: list[Unit]) -> Results:
 
 
 def run_local(units: list[Unit], workers: int) -> Results:
-    """A pool of `workers` processes (spawned: no state leaks from this process)."""
+    """A pool of `workers` processes (spawned: no state leaks from this process). Each puts
+    this process's working folder on its sys.path, so 'module:factory' models found here are
+    found there."""
     if workers <= 1:
         yield from run_inline(units)
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=get_context("spawn"),
+        initializer=add_cwd_to_path,
+        initargs=(os.getcwd(),),
+    ) as pool:
         futures = [pool.submit(run_unit, unit) for unit in units]
         for future in as_completed(futures):
             yield future.result()
@@ -47,6 +55,8 @@ def run_dask(units: list[Unit], workers: int, address: str | None) -> Results:
         )
     try:
         with Client(address or cluster) as client:
+            if cluster is not None:  # workers on this machine find models where we do
+                client.run(add_cwd_to_path, os.getcwd())
             futures = client.map(run_unit, units, pure=False)
             for future in dask_completed(futures):
                 yield future.result()

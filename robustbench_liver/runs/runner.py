@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from robustbench_liver import __version__
-from robustbench_liver.errors import RobustBenchError
+from robustbench_liver.errors import ModelError, RobustBenchError
 from robustbench_liver.metrics import ToleranceBelowSpacingWarning
 from robustbench_liver.runs.executors import executor
 from robustbench_liver.runs.store import FORMAT, RunStore
@@ -62,8 +62,8 @@ def run(
     """
     if not models:
         raise RobustBenchError("name at least one model (--model NAME_OR_PATH)")
+    names = _check_models(models)  # before any synthesis: a model that is none ends the run
     store = RunStore(out)
-    names = {spec: model_name(load_model(spec), spec) for spec in models}
     plans = [
         make_plan(s, base_scans(s, options.data_root)).limited(options.limit) for s in scenarios
     ]
@@ -112,6 +112,27 @@ def run(
     ]
     _record_seen_in_training(store, plans, summary.cases, asked)
     return summary
+
+
+def _check_models(models: Sequence[str]) -> dict[str, str]:
+    """Load each model once, here, and refuse what cannot load or is no model at all (a
+    factory that returned None, say); spec -> the model's name. A model that loads but fails
+    on cases is not refused: its cases become rows with a status."""
+    names: dict[str, str] = {}
+    for spec in models:
+        model = load_model(spec)  # a ModelError naming the spec and the user's line
+        if not callable(getattr(model, "predict", None)):
+            got = repr(model)
+            got = got if len(got) <= 80 else got[:77] + "..."
+            hint = " (did the factory forget to `return` the model?)" if model is None else ""
+            raise ModelError(
+                f"--model {spec!r} gave {got} of type {type(model).__name__}, not a model"
+                f"{hint}. A model needs a method predict(image_hu, spacing, liver=None) that "
+                "returns a label map (0/1/2) or a tumor probability of the image's shape, and "
+                "optionally a `card` (robustbench_liver.models.ModelCard)."
+            )
+        names[spec] = model_name(model, spec)
+    return names
 
 
 def _warn_coarse_spacing(plan: Plan) -> None:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from robustbench_liver.errors import RobustBenchError
+from robustbench_liver.io.atomic import atomic_path, atomic_write_bytes
 from robustbench_liver.metrics import bounding_box
 
 FORMAT = 1
@@ -38,28 +37,9 @@ def slug(text: str) -> str:
     return _UNSAFE.sub("-", text).lstrip(".").strip("-") or "x"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def atomic_write_parquet(path: Path, table: pd.DataFrame) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".parquet") as tmp:
         table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class RunStore:

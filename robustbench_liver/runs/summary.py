@@ -4,7 +4,7 @@ model, with the interval its kind calls for. Everything that prints a score goes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -223,8 +223,16 @@ def _finite(value: object) -> bool:
         return False
 
 
-def wide(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per scenario x condition x model, 'estimate [low, high]' per metric."""
+def wide(
+    summary: pd.DataFrame, conditions: Mapping[str, Sequence[str]] | None = None
+) -> pd.DataFrame:
+    """One row per scenario x condition x model, 'estimate [low, high]' per metric.
+
+    Args:
+        conditions: scenario -> its condition ids in sweep order; rows then follow the
+            scenarios and, per model, the conditions in that order (anything not named goes
+            last, by name). Without it, everything is sorted by name.
+    """
     if summary.empty:
         return summary
     cell = [
@@ -235,8 +243,21 @@ def wide(summary: pd.DataFrame) -> pd.DataFrame:
         index=[*KEYS, "failed"], columns="metric", values="cell", aggfunc="first"
     )
     order = [m for m in HEADLINE if m in table.columns]
-    table = table[order].rename(columns={m: label(m) for m in order})
-    return table.reset_index()
+    table = table[order].rename(columns={m: label(m) for m in order}).reset_index()
+    if conditions is None:
+        return table
+    scenario_rank = {s: i for i, s in enumerate(conditions)}
+    condition_rank = {(s, c): i for s, names in conditions.items() for i, c in enumerate(names)}
+    keys = list(zip(table["scenario"], table["model"], table["condition"], strict=True))
+    rows = sorted(  # stable: what is not named keeps the sorted-by-name order
+        range(len(table)),
+        key=lambda i: (
+            scenario_rank.get(keys[i][0], len(scenario_rank)),
+            keys[i][1],
+            condition_rank.get((keys[i][0], keys[i][2]), len(condition_rank)),
+        ),
+    )
+    return table.iloc[rows].reset_index(drop=True)
 
 
 def paired_rows(cases: pd.DataFrame, failures: str = "count") -> pd.DataFrame:

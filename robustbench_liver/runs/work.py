@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import signal
+import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -18,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from robustbench_liver.errors import ModelError, RobustBenchError
+from robustbench_liver.errors import ModelError, RobustBenchError, did_you_mean
 from robustbench_liver.metrics import (
     MetricOptions,
     ToleranceBelowSpacingWarning,
@@ -61,15 +64,94 @@ def load_model(spec: str) -> Any:
 @functools.lru_cache(maxsize=16)
 def _load_model(spec: str) -> Any:
     if ":" in spec and not Path(spec).exists():
-        module, _, name = spec.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as err:
-            raise ModelError(f"cannot import model {spec!r}: {err}") from None
-        return factory() if callable(factory) else factory
+        return _from_factory(spec)
     from robustbench_liver.models import get_model
 
-    return get_model(spec)
+    try:
+        return get_model(spec)
+    except RobustBenchError:
+        raise
+    except Exception as err:  # a registered factory is foreign code too
+        raise ModelError(f"model {spec!r} failed to load: {_in_user_code(err)}") from None
+
+
+def _from_factory(spec: str) -> Any:
+    """'package.module:factory' imported the way `python -m` would (the working folder
+    first on sys.path, so `mymodels/dark.py` beside the user needs no PYTHONPATH), then
+    called. Anything it raises becomes a ModelError naming the spec and the user's line."""
+    module, _, name = spec.partition(":")
+    add_cwd_to_path()
+    try:
+        imported = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and (module + ".").startswith(err.name + "."):
+            raise ModelError(
+                f"cannot import model {spec!r}: no module {err.name!r} in the working folder "
+                f"({os.getcwd()}) or on sys.path; run from the folder that holds it, or "
+                "install it"
+            ) from None
+        raise ModelError(f"importing model {spec!r} failed: {_in_user_code(err)}") from None
+    except Exception as err:  # the module's own top-level code failed
+        raise ModelError(f"importing model {spec!r} failed: {_in_user_code(err)}") from None
+    factory = getattr(imported, name, None)
+    if factory is None:
+        known = [k for k in vars(imported) if not k.startswith("_")]
+        where = _short(getattr(imported, "__file__", None) or module)
+        raise ModelError(
+            f"cannot import model {spec!r}: {where}: "
+            + did_you_mean(name, known, "name", listing=False)
+        )
+    if not callable(factory):
+        return factory
+    try:
+        return factory()
+    except Exception as err:
+        raise ModelError(f"model factory {spec!r} failed: {_in_user_code(err)}") from None
+
+
+def add_cwd_to_path(folder: str | None = None) -> None:
+    """Put `folder` (the working folder) first on sys.path, as `python -m` does, once."""
+    folder = folder or os.getcwd()
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def _in_user_code(err: BaseException) -> str:
+    """'RuntimeError: no weights (at mymodels/dark.py:12, in make)': the error and the
+    innermost line of the user's own code (not this package's, the standard library's or an
+    installed package's; the innermost line of all when none is theirs)."""
+    if isinstance(err, SyntaxError) and err.filename:
+        return f"{type(err).__name__}: {err.msg} (at {_short(err.filename)}:{err.lineno})"
+    frames = traceback.extract_tb(err.__traceback__)
+    users = [f for f in frames if _is_user_file(f.filename)] or frames
+    where = f" (at {_short(users[-1].filename)}:{users[-1].lineno}, in {users[-1].name})"
+    return f"{type(err).__name__}: {_shorten(str(err), 500)}{where if users else ''}"
+
+
+def _is_user_file(filename: str) -> bool:
+    if filename.startswith("<"):  # <frozen importlib._bootstrap> and the like
+        return False
+    path = Path(filename).resolve()
+    ours = Path(__file__).resolve().parents[1]
+    libraries = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return not any(path.is_relative_to(Path(p).resolve()) for p in {str(ours), *libraries} if p)
+
+
+def _short(filename: str) -> str:
+    """The path relative to the working folder when it lies inside it."""
+    try:
+        return str(Path(filename).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return filename
+
+
+def _shorten(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters at a line or word boundary, marked with '…'."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    boundary = max(cut.rfind("\n"), cut.rfind(" "))
+    return (cut[:boundary] if boundary > limit // 2 else cut).rstrip() + " …"
 
 
 def model_name(model: Any, spec: str) -> str:
@@ -180,7 +262,7 @@ def _predict(unit: Unit, model: Any, built: list[tuple[CaseSpec, Case]], with_li
         return case.label >= 1 if with_liver else None
 
     batch = getattr(model, "predict_batch", None)
-    if len(built) > 1 and callable(batch):
+    if callable(batch):  # even for one case: it is then named by its case id, not "case"
         from robustbench_liver.models.protocol import BatchItem
 
         items = [
@@ -317,7 +399,10 @@ def _describe(err: BaseException) -> str:
         if frames
         else ""
     )
-    return f"{type(err).__name__}: {str(err)[:500]}{where}"
+    # the suite's own errors are written to be read whole (the command adapter's carry the
+    # tool's stderr tail); foreign messages can be huge (an array's repr): cut them
+    text = str(err) if isinstance(err, RobustBenchError) else _shorten(str(err), 500)
+    return f"{type(err).__name__}: {text}{where}"
 
 
 def needs_liver(model: Any) -> bool:

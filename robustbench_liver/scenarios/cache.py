@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from robustbench_liver.io.atomic import atomic_path
 from robustbench_liver.types import Case, TumorRecord
 
 
@@ -55,17 +54,11 @@ class CaseCache:
             "spacing": list(case.spacing or ()),
             "tumors": [t.to_dict() for t in case.tumors],
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(
-                    handle,
-                    image=case.image,
-                    label=case.label,
-                    affine=np.asarray(case.affine if case.affine is not None else np.eye(4)),
-                    meta=np.asarray(json.dumps(meta)),
-                )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                image=case.image,
+                label=case.label,
+                affine=np.asarray(case.affine if case.affine is not None else np.eye(4)),
+                meta=np.asarray(json.dumps(meta)),
+            )

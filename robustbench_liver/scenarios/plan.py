@@ -125,7 +125,8 @@ def base_scans(scenario: Scenario, data_root: str | Path | None) -> list[ScanRef
                 refs += file_refs(
                     root,
                     f"{source.task}/images{source.split}/*.nii.gz",
-                    labels=f"{source.task}/labels{source.split}/{{name}}",
+                    # {case}: the image's stem without nnU-Net's _0000 (MSD and nnU-Net raw)
+                    labels=f"{source.task}/labels{source.split}/{{case}}.nii.gz",
                     liver_label=source.liver_label,
                     limit=source.limit,
                 )

@@ -46,14 +46,20 @@ class FolderSource(Strict):
 
     source: Literal["folder"]
     images: str
-    """Glob under the data root: '*/ct.nii.gz', or folders of DICOM slices: '*/dicom'."""
+    """Glob under the data root ('**' for any depth; symlinks inside the root are followed,
+    hidden names skipped): '*/ct.nii.gz', 'imagesTr/*.nii.gz', or DICOM folders: '*/dicom'."""
     labels: str | None = None
     """Label map per image; '{dir}' is the image's folder, '{stem}' its name without
-    extension, '{name}' its file name. Example: '{dir}/labels.nii.gz'."""
+    extension, '{name}' its file name, '{case}' the stem without nnU-Net's '_0000'.
+    Examples: '{dir}/labels.nii.gz' (TotalSegmentator), 'labelsTr/{case}.nii.gz' (MSD /
+    nnU-Net), 'labels/{name}' (flat folders)."""
     liver: str | None = None
-    """A binary liver mask per image instead of `labels` (same placeholders)."""
-    liver_label: int = 1
-    """Liver value in `labels`: LiTS/MSD 1, BTCV 6, TotalSegmentator 5."""
+    """A binary liver mask per image instead of `labels` (same placeholders), e.g.
+    '{dir}/segmentations/liver.nii.gz' (TotalSegmentator's per-organ masks)."""
+    liver_label: int | None = None
+    """Liver value in `labels`: LiTS/MSD 1, BTCV 6, TotalSegmentator 5. Unset: recognised from
+    the label map with a warning (binary or 0/1/2 -> 1, TotalSegmentator's -> 5), else an
+    error asking for it."""
     vessel_labels: tuple[int, ...] = ()
     """Vessel values in `labels` (TotalSegmentator: 63, 64)."""
     limit: Annotated[int, Field(ge=1)] | None = None
@@ -73,7 +79,8 @@ class MsdSource(Strict):
     task: str
     """Folder under the data root, e.g. 'Task03_Liver'."""
     split: Literal["Tr", "Ts"] = "Tr"
-    liver_label: int = 1
+    liver_label: int | None = None
+    """Liver value in the labels (Task03_Liver: 1); unset: recognised as for `folder`."""
     limit: Annotated[int, Field(ge=1)] | None = None
 
 

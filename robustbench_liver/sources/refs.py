@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import json
 import re
@@ -17,6 +18,8 @@ from robustbench_liver.io.scan import GENERIC_STEMS
 from robustbench_liver.types import Scan
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+CHANNEL_SUFFIX = "_0000"
+"""nnU-Net's channel suffix on image names (imagesTr/<case>_0000.nii.gz, labelsTr/<case>.nii.gz)."""
 
 
 @dataclass(frozen=True)
@@ -118,12 +121,19 @@ def phantom_refs(count: int, first_seed: int = 0, **options: Any) -> list[ScanRe
 
 
 def within(root: Path, relative: str, what: str) -> Path:
-    """`root / relative`, refusing absolute paths and anything that leaves `root`."""
+    """`root / relative`, refusing absolute paths and anything that leaves `root`, also
+    through a symlink (symlinks that stay inside `root` are followed)."""
     if not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
         raise DataError(f"{what} {relative!r} must be a relative path inside the data root", root)
     path = root / relative
-    if not path.resolve().is_relative_to(root.resolve()):
-        raise DataError(f"{what} {relative!r} leads outside the data root", root)
+    target = path.resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise DataError(
+            f"{what} {relative!r} is a symlink to {target}, outside the data root",
+            root,
+            "scenario paths stay inside --data-root: pass the folder that holds the data "
+            "as the root, or move the data (or a symlink to it) inside a root that holds it",
+        )
     return path
 
 
@@ -132,25 +142,35 @@ def file_refs(
     images: str,
     labels: str | None = None,
     liver: str | None = None,
-    liver_label: int = 1,
+    liver_label: int | None = None,
     vessel_labels: tuple[int, ...] = (),
     limit: int | None = None,
 ) -> list[ScanRef]:
     """Scans matching the glob `images` under `root`, each with its label map or liver mask
     from a template ('{dir}' the image's folder, '{stem}' its name without extension,
-    '{name}' its file name; all relative to `root`)."""
+    '{name}' its file name, '{case}' the stem without nnU-Net's '_0000'; all relative to
+    `root`).
+
+    The glob ('**' for any depth) follows symlinks and skips hidden names (macOS '._*'
+    copies); a match whose real path lies outside `root` is an error, not silently dropped.
+    Without `liver_label` the loader recognises it from the label map (`load_scan`).
+    """
     if not root.is_dir():
         raise DataError("data root is not a folder", root, "pass --data-root DIR")
     root = root.resolve()  # workers may run in another folder
     if Path(images).is_absolute() or ".." in Path(images).parts:
         raise DataError(f"image pattern {images!r} must be relative, inside the data root", root)
-    matches = sorted(p for p in root.glob(images) if p.resolve().is_relative_to(root.resolve()))
+    matches = sorted(root / m for m in glob.glob(images, root_dir=root, recursive=True))
     if not matches:
         raise DataError(f"no image matches {images!r}", root, "check the pattern and the data root")
+    for image in matches:
+        within(root, str(image.relative_to(root)), "image")
     refs = []
     for image in matches[:limit]:
         fields = _placeholders(root, image)
-        args: dict[str, Any] = {"image_path": str(image), "liver_label": liver_label}
+        args: dict[str, Any] = {"image_path": str(image)}
+        if liver_label is not None:
+            args["liver_label"] = liver_label
         if labels is not None:
             args["labels"] = str(within(root, labels.format(**fields), "labels"))
         if liver is not None:
@@ -171,12 +191,18 @@ def _placeholders(root: Path, image: Path) -> dict[str, str]:
     name = image.name
     stem = name.removesuffix(".gz").removesuffix(".nii") if not image.is_dir() else name
     parent = image.parent.relative_to(root)
-    return {"dir": str(parent) if str(parent) != "." else ".", "stem": stem, "name": name}
+    return {
+        "dir": str(parent) if str(parent) != "." else ".",
+        "stem": stem,
+        "name": name,
+        "case": stem.removesuffix(CHANNEL_SUFFIX),
+    }
 
 
 def _scan_id(root: Path, image: Path) -> str:
-    """File stem, or the folder's name for generic stems (ct.nii.gz, dicom/)."""
-    stem = image.name.removesuffix(".gz").removesuffix(".nii")
+    """File stem (without nnU-Net's '_0000'), or the folder's name for generic stems
+    (ct.nii.gz, dicom/)."""
+    stem = image.name.removesuffix(".gz").removesuffix(".nii").removesuffix(CHANNEL_SUFFIX)
     if stem.lower() in GENERIC_STEMS and image.parent != root:
         stem = str(image.parent.relative_to(root))
     return _UNSAFE.sub("-", stem).strip("-") or "scan"

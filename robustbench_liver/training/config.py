@@ -49,7 +49,8 @@ class RealScan:
     """NIfTI file or DICOM folder, relative to --data-root."""
     labels: str
     """Label map relative to --data-root."""
-    liver_label: int = 1
+    liver_label: int | None = None
+    """None: recognised from the label map's values, said aloud (io.scan)."""
     vessel_labels: tuple[int, ...] = ()
 
 

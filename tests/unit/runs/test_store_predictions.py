@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from robustbench_liver.errors import RobustBenchError
-from robustbench_liver.runs import store as store_module
+from robustbench_liver.io import atomic as atomic_module
 from robustbench_liver.runs.store import RunStore
 
 
@@ -65,7 +65,7 @@ def test_write_is_atomic_an_interrupted_write_keeps_the_old_mask(tmp_path, monke
     def broken_replace(src, dst):
         raise OSError("disk gone")
 
-    monkeypatch.setattr(store_module.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic_module.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk gone"):
         store.write_prediction("scn", "m", "c", ~old)
     monkeypatch.undo()
