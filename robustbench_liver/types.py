@@ -207,6 +207,14 @@ class TumorRecord:
     vessel_distance_mm: float | None = None
     """Measured distance from the tumor's voxels to the nearest vessel voxel (None: no
     vessel mask, or no vessel in the scan)."""
+    lesion_id: int | None = None
+    """Measured lesion this tumor belongs to: the 26-connected component of the case's tumor
+    label (numbered from 1 in raster order, the ids of the per-lesion metrics) that holds its
+    centre; 0 when none does. None: not measured (records written before this field)."""
+    merged_with: tuple[int, ...] | None = None
+    """Measured indices of the other tumors in the same lesion: their masks touch or overlap
+    after painting, so they are scored as one lesion with this one. () when it stands
+    alone; None: not measured."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (lists for tuples); `from_dict` inverts it exactly."""
@@ -231,6 +239,14 @@ class TumorRecord:
         values = dict(data)
         for name, (n, kind) in _RECORD_TUPLES.items():
             values[name] = _tuple_of(values[name], n, kind, name)
+        merged = values.get("merged_with")
+        if merged is not None:
+            try:
+                values["merged_with"] = tuple(int(i) for i in merged)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"tumor record: merged_with must be a list of tumor indices, got {merged!r}"
+                ) from None
         return cls(**values)
 
 
@@ -280,3 +296,30 @@ class Case:
             set_(self, "case_id", self.scan_id)
         if self.affine is not None:
             set_(self, "affine", _frozen(np.asarray(self.affine, dtype=np.float64)))
+
+
+NETWORK_ADAPTERS = ("torch", "torchscript")
+# Card fields only the network adapters act on (pre-processing, sliding window, weights): a
+# python or command model does its own, so on its card they are defaults that mean nothing.
+NETWORK_FIELDS = (
+    "hu_window",
+    "normalize",
+    "spacing_mm",
+    "classes",
+    "roi_size",
+    "overlap",
+    "min_tumor_mm3",
+    "weights",
+    "sha256",
+)
+_SELF_PROCESSING_ADAPTERS = ("python", "command")
+
+
+def card_for_display(card: Mapping[str, Any]) -> dict[str, Any]:
+    """A model card's fields (as `ModelCard.to_dict` gives them, or as a run stored them)
+    that apply to its adapter: a python or command model's card loses the network-only
+    fields. For display only (CLI, report, leaderboard pages); stored cards stay complete.
+    Here, not in `models`, so that the report can use it without importing model code."""
+    if card.get("adapter") not in _SELF_PROCESSING_ADAPTERS:
+        return dict(card)  # a network, or an unknown adapter (an old or hand-made card)
+    return {k: v for k, v in card.items() if k not in NETWORK_FIELDS}

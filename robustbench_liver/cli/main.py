@@ -17,6 +17,7 @@ COMMANDS: tuple[str, ...] = (
     "robustbench_liver.cli.validate",
     "robustbench_liver.cli.synth",
     "robustbench_liver.cli.run",
+    "robustbench_liver.cli.cache",
     "robustbench_liver.cli.compare",
     "robustbench_liver.cli.coverage",
     "robustbench_liver.cli.preview",

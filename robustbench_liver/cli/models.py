@@ -10,7 +10,7 @@ from pathlib import Path
 EXAMPLE = """\
 examples:
   robustbench-liver models                      # names, versions, what each one is
-  robustbench-liver models --full               # every card field
+  robustbench-liver models --full               # every card field its adapter uses
   robustbench-liver models --spec my_model.yaml # check a model spec and show its card
   robustbench-liver models --json > cards.json
 """
@@ -29,8 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--full", action="store_true", help="show every card field")
-    parser.add_argument("--json", action="store_true", help="print the cards as JSON")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="show every card field that applies to the model's adapter (a python or "
+        "command model has no sliding-window or weights fields)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the complete cards (every field) as JSON"
+    )
     parser.add_argument(
         "--spec", type=Path, action="append", default=[], help="also load this YAML model spec"
     )
@@ -64,12 +71,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _describe(name: str, card: object, full: bool) -> str:
+    from robustbench_liver.models.protocol import card_for_display
+
     if isinstance(card, Exception):
         return f"{name}\n  error: {card}\n"
-    data = card.to_dict()  # type: ignore[attr-defined]
+    data = card_for_display(card.to_dict())  # type: ignore[attr-defined]
     lines = [f"{name}  {data['description']}".rstrip()]
     keys = [k for k in data if k not in ("name", "description")] if full else SHORT_FIELDS
-    for key in keys:
+    for key in (k for k in keys if k in data):
         value = data[key]
         if value in (None, "", []) and not full:
             continue

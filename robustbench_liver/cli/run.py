@@ -17,6 +17,8 @@ examples:
       --executor dask --dask-address tcp://10.0.0.5:8786
 
 Killed or interrupted? Run the same command again: finished (model, case) pairs are kept.
+Synthesized cases go to a cache shared by all runs (--cache DIR to choose it; prune it with
+`robustbench-liver cache --prune`), so the run folder stays small.
 Another model later? Run again with it: its rows join the same folder.
 Exit code 0 when every case was scored, 3 when some failed (see the summary), 1 on errors.
 """
@@ -49,16 +51,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads", type=int, default=1, help="torch threads per worker (default 1)"
     )
     parser.add_argument("--batch", type=int, default=1, help="cases per unit of work")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help="case cache folder, shared between runs (default: $ROBUSTBENCH_LIVER_CACHE or "
+        "~/.cache/robustbench-liver/cases; RUNDIR/cache keeps one run's cases with it)",
+    )
     add_data_root(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from robustbench_liver.cli.progress import Progress
+    from robustbench_liver.cli.progress import RunProgress
     from robustbench_liver.runs.runner import RunOptions
     from robustbench_liver.runs.runner import run as run_all
     from robustbench_liver.runs.summary import summarize, wide
     from robustbench_liver.scenarios import load_scenario
+    from robustbench_liver.scenarios.cache import default_root
 
     scenarios = [load_scenario(p) for p in args.scenarios]
     options = RunOptions(
@@ -70,21 +80,13 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         batch=args.batch,
         data_root=None if args.data_root is None else str(args.data_root),
+        cache_dir=str(args.cache or default_root()),
     )
-    bar: Progress | None = None
-
-    def progress(total: int, result: dict | None) -> None:
-        nonlocal bar
-        if result is None:
-            bar = Progress(total, "run").__enter__()
-        elif bar is not None:
-            bar.advance(failed=result["status"] != "ok")
-
+    progress = RunProgress()  # stderr: the plan at once, then a bar or sparse lines
     try:
         summary = run_all(scenarios, args.models, args.out, options, progress)
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        progress.close()
     sweeps = {s.name: [c.id for c in s.conditions] for s in scenarios}
     table = wide(summarize(summary.cases, summary.lesions), sweeps)
     if not table.empty:

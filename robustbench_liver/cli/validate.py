@@ -31,7 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenarios", nargs="*", type=Path, metavar="SCENARIO")
-    parser.add_argument("--params", action="store_true", help="list the sweepable parameters")
+    parser.add_argument(
+        "--params",
+        action="store_true",
+        help="list every parameter a sweep can set, and the base-scan knobs, with type, unit, "
+        "default and allowed values",
+    )
     parser.add_argument(
         "--design",
         action="store_true",
@@ -50,10 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from robustbench_liver.scenarios import PARAMS, load_scenario
+    from robustbench_liver.scenarios import load_scenario
 
     if args.params:
-        print("\n".join(sorted(PARAMS)))
+        print(params_text())
         if not args.scenarios:
             return 0
     if not args.scenarios:
@@ -92,3 +97,29 @@ def design_text(scenario: Scenario, data_root: Path | None, models: int) -> str:
         raise RobustBenchError(f"--models must be at least 1, got {models}")
     plan = make_plan(scenario, base_scans(scenario, data_root))
     return render(design(plan, models=models))
+
+
+def params_text() -> str:
+    """The parameter reference, read from TumorConfig, ImageShift and the schema."""
+    from robustbench_liver.scenarios.conditions import base_scan_parameters, parameters
+
+    sections = (
+        (
+            "Sweep parameters: a level sets them by path; `tumors:` and `image:` set the "
+            "scenario's base values with the part after the dot.",
+            parameters(),
+        ),
+        ("Base-scan knobs, per source in `base_scans:`.", base_scan_parameters()),
+    )
+    out: list[str] = []
+    for title, rows in sections:
+        out += [title, ""]
+        for r in rows:
+            facts = [r.type, *([f"unit {r.unit}"] if r.unit else []), f"default {r.default}"]
+            if r.allowed:
+                facts.append(f"allowed {r.allowed}")
+            out.append(f"  {r.path}: {'; '.join(facts)}")
+            if r.doc:
+                out.append(f"      {r.doc}")
+        out.append("")
+    return "\n".join(out).rstrip()

@@ -11,6 +11,7 @@ import numpy as np
 
 from robustbench_liver.errors import ModelError, did_you_mean
 from robustbench_liver.inference import PAPER_HU_WINDOW, InferenceSettings
+from robustbench_liver.types import NETWORK_ADAPTERS, NETWORK_FIELDS, card_for_display
 
 ADAPTERS = ("torch", "torchscript", "command", "python")
 OUTPUTS = ("labels", "probability")
@@ -210,4 +211,14 @@ def check_input(
     return image.astype(np.float32, copy=False), (sp[0], sp[1], sp[2]), mask
 
 
-__all__ = ["ADAPTERS", "OUTPUTS", "BatchItem", "ModelCard", "SegmentationModel", "check_input"]
+__all__ = [
+    "ADAPTERS",
+    "NETWORK_ADAPTERS",
+    "NETWORK_FIELDS",
+    "OUTPUTS",
+    "BatchItem",
+    "ModelCard",
+    "SegmentationModel",
+    "card_for_display",
+    "check_input",
+]

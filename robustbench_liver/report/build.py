@@ -44,7 +44,7 @@ from robustbench_liver.report.tables import (
 )
 from robustbench_liver.runs.store import slug
 from robustbench_liver.runs.summary import scores
-from robustbench_liver.types import Case
+from robustbench_liver.types import Case, card_for_display
 
 if TYPE_CHECKING:  # imported where montages are drawn: it plans scenarios
     from robustbench_liver.report.cases import CaseSource
@@ -321,11 +321,16 @@ def _model_blocks(data: RunData) -> list[Block]:
             )
         )
     columns = ("model", "spec", "version", "adapter", "needs liver", "license", "weights sha256")
-    cards = json.dumps(portable({m: data.model_entry(m) for m in models}), indent=2, sort_keys=True)
+    entries = {m: data.model_entry(m) for m in models}
+    shown = {m: {**e, "card": card_for_display(e.get("card") or {})} for m, e in entries.items()}
+    cards = json.dumps(portable(shown), indent=2, sort_keys=True)
     return [
         Heading(2, "Models"),
         Table(columns, tuple(rows), name="models"),
-        Details("Model cards (as stored in the manifest)", (Code(cards, "json"),)),
+        Details(
+            "Model cards (the fields that apply to each adapter; manifest.json has them all)",
+            (Code(cards, "json"),),
+        ),
     ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 
 from robustbench_liver.report.document import (
     Block,
@@ -47,9 +48,13 @@ figure img { max-width: 100%; height: auto; border: 1px solid #e2e8f0; }
 figcaption { color: #4a5561; font-size: 13px; }
 pre { background: #f6f8fa; border: 1px solid #e2e8f0; padding: .7em; overflow-x: auto;
   font-size: 12px; }
+:not(pre) > code { background: #f1f4f7; padding: 0 .2em; border-radius: 3px; }
 details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
 nav ul { columns: 2; font-size: 14px; }
 """
+
+# A Markdown code span: `text` between single backticks on one line.
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 # Click (or Enter on) a header to sort by that column; again to reverse. Cells sort by their
 # data-sort value when they have one (numbers numerically), else by their text; n/a last.
@@ -98,7 +103,7 @@ def render_html(doc: Document, toc: bool = True) -> str:
         items = [b for b in doc.blocks if isinstance(b, Heading) and b.level == 2]
         if len(items) > 2:
             links = "".join(
-                f'<li><a href="#{anchors[id(h)]}">{html.escape(h.text)}</a></li>' for h in items
+                f'<li><a href="#{anchors[id(h)]}">{_inline(h.text)}</a></li>' for h in items
             )
             nav = f"<nav><ul>{links}</ul></nav>\n"
     title = html.escape(doc.title)
@@ -124,19 +129,17 @@ def _blocks(blocks: list[Block] | tuple[Block, ...], anchors: dict[int, str]) ->
                 k += 1
                 anchor = f"{block.anchor}-{k}"
             anchors[id(block)] = anchor
-            parts.append(f'<h{level} id="{anchor}">{html.escape(block.text)}</h{level}>')
+            parts.append(f'<h{level} id="{anchor}">{_inline(block.text)}</h{level}>')
         elif isinstance(block, Paragraph):
-            parts.append(f"<p>{html.escape(block.text)}</p>")
+            parts.append(f"<p>{_inline(block.text)}</p>")
         elif isinstance(block, Bullets):
-            items = "".join(f"<li>{html.escape(i)}</li>" for i in block.items)
+            items = "".join(f"<li>{_inline(i)}</li>" for i in block.items)
             parts.append(f"<ul>{items}</ul>")
         elif isinstance(block, Table):
             parts.append(_table(block))
         elif isinstance(block, Figure):
             data = base64.b64encode(block.png).decode("ascii")
-            caption = (
-                f"<figcaption>{html.escape(block.caption)}</figcaption>" if block.caption else ""
-            )
+            caption = f"<figcaption>{_inline(block.caption)}</figcaption>" if block.caption else ""
             parts.append(
                 f'<figure><img alt="{html.escape(block.alt)}" '
                 f'src="data:image/png;base64,{data}">{caption}</figure>'
@@ -145,20 +148,18 @@ def _blocks(blocks: list[Block] | tuple[Block, ...], anchors: dict[int, str]) ->
             parts.append(f"<pre><code>{html.escape(block.text)}</code></pre>")
         elif isinstance(block, Details):
             inner = _blocks(block.blocks, anchors)
-            parts.append(
-                f"<details><summary>{html.escape(block.summary)}</summary>{inner}</details>"
-            )
+            parts.append(f"<details><summary>{_inline(block.summary)}</summary>{inner}</details>")
     return "\n".join(parts) + "\n"
 
 
 def _table(table: Table) -> str:
     if not table.rows:
-        caption = f"{html.escape(table.caption)}: " if table.caption else ""
+        caption = f"{_inline(table.caption)}: " if table.caption else ""
         return f"<p>{caption}(none)</p>"
     name = f' data-table="{html.escape(table.name)}"' if table.name else ""
-    head = "".join(f'<th scope="col" tabindex="0">{html.escape(c)}</th>' for c in table.columns)
+    head = "".join(f'<th scope="col" tabindex="0">{_inline(c)}</th>' for c in table.columns)
     rows = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in table.rows)
-    caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
+    caption = f"<caption>{_inline(table.caption)}</caption>" if table.caption else ""
     return (
         f'<div class="wide"><table class="sortable"{name}>{caption}<thead><tr>{head}</tr>'
         f"</thead><tbody>{rows}</tbody></table></div>"
@@ -167,8 +168,14 @@ def _table(table: Table) -> str:
 
 def _cell(c: Cell) -> str:
     if c.sort is None:
-        return f"<td>{html.escape(c.text)}</td>"
+        return f"<td>{_inline(c.text)}</td>"
     if isinstance(c.sort, float | int):
         value = json.dumps(float(c.sort))  # repr-exact and locale-free
-        return f'<td class="num" data-sort="{value}">{html.escape(c.text)}</td>'
-    return f'<td data-sort="{html.escape(str(c.sort))}">{html.escape(c.text)}</td>'
+        return f'<td class="num" data-sort="{value}">{_inline(c.text)}</td>'
+    return f'<td data-sort="{html.escape(str(c.sort))}">{_inline(c.text)}</td>'
+
+
+def _inline(text: str) -> str:
+    """`text` escaped for HTML, with its Markdown code spans as <code> (the Markdown page
+    keeps the backticks; here they would show as literal characters)."""
+    return CODE_SPAN.sub(r"<code>\1</code>", html.escape(text))

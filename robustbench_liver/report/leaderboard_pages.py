@@ -17,6 +17,7 @@ from robustbench_liver.report.document import (
     Table,
 )
 from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci
+from robustbench_liver.types import card_for_display
 
 INTRO = (
     "Each board holds the models scored on one version of one scenario and on the same cases "
@@ -141,7 +142,7 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
     cards = {
         e["model"]: {
             "spec": e["model_spec"],
-            "card": e["card"],
+            "card": card_for_display(e["card"]),  # leaderboard.json keeps every field
             "run": e["run"],
             "limit": e["limit"],
             "rows": e["rows"],

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-from scipy import ndimage
-
 from robustbench_liver.metrics import bounding_box
+from robustbench_liver.synthesis.measure import lesions
 from robustbench_liver.types import Case
-
-_STRUCTURE = np.ones((3, 3, 3), dtype=bool)  # 26-connectivity, as the metrics use
 
 
 def lesion_properties(case: Case) -> dict[int, dict[str, Any]]:
@@ -18,20 +14,16 @@ def lesion_properties(case: Case) -> dict[int, dict[str, Any]]:
     metrics report): the properties of the largest tumor record whose centre lies in it.
 
     Labels the tumors' bounding box only: raster order, and so every id, is the same there
-    as in the whole volume."""
+    as in the whole volume. The lesions are found as synthesis finds them (its records'
+    `lesion_id`), recomputed here so records written before that field still count."""
     tumor = case.label == 2
     box = bounding_box(tumor)
     if box is None:
         return {}
-    components, _ = ndimage.label(tumor[box], structure=_STRUCTURE)
-    lo = np.asarray([s.start for s in box])
+    _, ids = lesions(tumor[box], case.tumors, origin=[s.start for s in box])
     found: dict[int, dict[str, Any]] = {}
-    for record in sorted(case.tumors, key=lambda r: -(r.volume_mm3 or 0.0)):
-        centre = tuple(int(c) for c in np.asarray(record.center_vox) - lo)
-        inside = all(0 <= c < n for c, n in zip(centre, components.shape, strict=True))
-        component = int(components[centre]) if inside else 0
-        if component == 0:  # the centre was warped out of its own mask: take the nearest
-            component = _nearest(components, centre)
+    by_size = sorted(zip(case.tumors, ids, strict=True), key=lambda p: -(p[0].volume_mm3 or 0.0))
+    for record, component in by_size:
         if component and component not in found:
             found[component] = {
                 "tumor_index": record.index,
@@ -45,16 +37,3 @@ def lesion_properties(case: Case) -> dict[int, dict[str, Any]]:
         if component:
             found[component]["n_tumors_merged"] += 1
     return found
-
-
-def _nearest(components: np.ndarray, centre: tuple[int, ...], reach: int = 6) -> int:
-    """The component nearest to `centre` within `reach` voxels (0 if none); `centre` may lie
-    outside the array."""
-    lo = [max(0, c - reach) for c in centre]
-    box = tuple(slice(a, max(a, c + reach + 1)) for a, c in zip(lo, centre, strict=True))
-    ids = components[box]
-    if not ids.any():
-        return 0
-    pts = np.argwhere(ids)
-    d = ((pts + np.asarray(lo) - np.asarray(centre)) ** 2).sum(axis=1)
-    return int(ids[tuple(pts[int(np.argmin(d))])])

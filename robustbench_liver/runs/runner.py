@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from robustbench_liver.runs.executors import executor
 from robustbench_liver.runs.store import FORMAT, RunStore
 from robustbench_liver.runs.work import Unit, load_model, model_name
 from robustbench_liver.scenarios import Plan, Scenario, base_scans, make_plan
+from robustbench_liver.scenarios.cache import CaseCache, estimate_case_bytes
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,45 @@ class RunOptions:
     batch: int = 1
     """Cases per unit of work."""
     data_root: str | None = None
+    cache_dir: str | None = None
+    """The case cache; None: RUNDIR/cache. The CLI passes the cache shared between runs
+    (`scenarios.cache.default_root`) unless told otherwise."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run is about to do, announced before any case is built."""
+
+    scenarios: int
+    cases: int
+    """Cases of all scenarios (after --limit)."""
+    models: int
+    pairs: int
+    """(model, case) pairs in all."""
+    done: int
+    """Pairs finished by an earlier run of this folder, skipped."""
+    units: int
+    cache_dir: Path
+    cases_to_build: int
+    """Cases with a pair to do: built, or read from the cache when built before."""
+    case_bytes: int | None
+    """Typical bytes of one cached case (from the base scans' shapes); None if unknown."""
+    cached: tuple[int, int] = (0, 0)
+    """(entries, bytes) in the cache before the run."""
+
+    @property
+    def todo(self) -> int:
+        return self.pairs - self.done
+
+
+class RunProgress(Protocol):
+    """What `run` reports while it works."""
+
+    def planned(self, plan: RunPlan) -> None:
+        """Once, after planning and before any case is built."""
+
+    def finished(self, result: dict[str, Any]) -> None:
+        """Once per finished (model, case): its summary (status, error, ...)."""
 
 
 @dataclass
@@ -53,12 +93,12 @@ def run(
     models: Sequence[str],
     out: str | Path,
     options: RunOptions = RunOptions(),
-    progress: Callable[[int, dict[str, Any] | None], None] | None = None,
+    progress: RunProgress | None = None,
 ) -> RunSummary:
     """Run every case of every scenario through every model; resume where a run stopped.
 
-    `progress(total, summary)` is called once with summary None to announce the total,
-    then once per finished (model, case).
+    `progress.planned(plan)` is called once before any case is built, then
+    `progress.finished(summary)` once per finished (model, case).
     """
     if not models:
         raise RobustBenchError("name at least one model (--model NAME_OR_PATH)")
@@ -69,7 +109,7 @@ def run(
     ]
     for plan in plans:
         _warn_coarse_spacing(plan)
-    _update_manifest(store, plans, models, options)
+    cache_dir = cache_location(options, store.root)
     summary = RunSummary()
     units: list[Unit] = []
     for plan in plans:
@@ -99,12 +139,13 @@ def run(
                     )
                 )
     if progress:
-        progress(summary.total - summary.skipped, None)
+        progress.planned(_announce(plans, models, summary, units, cache_dir))
+    _update_manifest(store, plans, models, options, cache_dir)  # reads file scans: after it
     for results in executor(options.executor, options.workers, options.dask_address)(units):
         for result in results:
             summary.done += 1
             if progress:
-                progress(summary.total - summary.skipped, result)
+                progress.finished(result)
     summary.cases, summary.lesions = store.collect()
     asked = {(p.scenario.name, names[m], c.case_id) for p in plans for c in p.cases for m in models}
     summary.failed = [
@@ -112,6 +153,54 @@ def run(
     ]
     _record_seen_in_training(store, plans, summary.cases, asked)
     return summary
+
+
+def cache_location(options: RunOptions, run_dir: Path) -> Path:
+    """The case cache a run uses, as an absolute path (workers read it from the manifest)."""
+    if options.cache_dir is None:
+        return (run_dir / "cache").resolve()
+    return Path(options.cache_dir).expanduser().resolve()
+
+
+def _announce(
+    plans: list[Plan], models: Sequence[str], summary: RunSummary, units: list[Unit], cache: Path
+) -> RunPlan:
+    """The plan in numbers: cheap (no scan is loaded, the cache is only listed)."""
+    to_build = {(u.scenario.name, c.case_id): c.scan for u in units for c in u.cases}
+    sizes = [_scan_shape_bytes(scan) for scan in to_build.values()]
+    known = [size for size in sizes if size is not None]
+    return RunPlan(
+        scenarios=len(plans),
+        cases=sum(len(p.cases) for p in plans),
+        models=len(models),
+        pairs=summary.total,
+        done=summary.skipped,
+        units=len(units),
+        cache_dir=cache,
+        cases_to_build=len(to_build),
+        case_bytes=int(sum(known) / len(known)) if known else None,
+        cached=CaseCache(cache).usage() if cache.is_dir() else (0, 0),
+    )
+
+
+def _scan_shape_bytes(scan: Any) -> int | None:
+    """Bytes of a cached case of this base scan, from its shape (a phantom's options, or a
+    NIfTI header); None when only loading the scan would tell."""
+    args = dict(scan.args)
+    if scan.kind == "phantom":
+        from robustbench_liver.sources.phantom import PhantomOptions
+
+        return estimate_case_bytes(args.get("shape") or PhantomOptions().shape)
+    path = str(args.get("image_path", ""))
+    if path.endswith((".nii", ".nii.gz")):
+        try:
+            import nibabel as nib
+
+            image: Any = nib.load(path)  # the header only
+            return estimate_case_bytes(image.shape[:3])
+        except Exception:  # unreadable: its cases fail later with the reason
+            return None
+    return None
 
 
 def _check_models(models: Sequence[str]) -> dict[str, str]:
@@ -203,7 +292,7 @@ def _record_seen_in_training(
 
 
 def _update_manifest(
-    store: RunStore, plans: list[Plan], models: Sequence[str], options: RunOptions
+    store: RunStore, plans: list[Plan], models: Sequence[str], options: RunOptions, cache: Path
 ) -> None:
     """Record what is run; refuse to mix two versions of a scenario in one run folder."""
     manifest = store.read_manifest() or {
@@ -245,9 +334,18 @@ def _update_manifest(
             "updated": _now(),
             "platform": _platform(),
             "options": {"threads_per_worker": options.threads, "timeout_s": options.timeout_s},
+            "cache_dir": _relative_to(cache, store.root),  # RunStore.cache_dir, for workers
         }
     )
     store.write_manifest(manifest)
+
+
+def _relative_to(path: Path, root: Path) -> str:
+    """`path` relative to the run folder when inside it (the folder can move), else as is."""
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _file_digests(plan: Plan, known: dict[str, Any] | None) -> dict[str, str]:

@@ -4,7 +4,7 @@
     RUNDIR/parts/<scenario>/<model>/<case>.cases.parquet    one finished (model, case)
     RUNDIR/parts/<scenario>/<model>/<case>.lesions.parquet  its ground-truth lesions
     RUNDIR/cases.parquet, lesions.parquet                   all parts, sorted (derived)
-    RUNDIR/cache/                                          synthesized cases by content
+    CACHE/ (shared; RUNDIR/cache in older runs)            synthesized cases by content
     RUNDIR/predictions/<scenario>/<model>/<case>.npz       predicted tumor mask, for reports
 
 The tables are a pure function of the parts, so a killed run that resumes ends with the same
@@ -52,7 +52,11 @@ class RunStore:
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / "cache"
+        """Where this run's cases are cached: the folder its manifest names (the CLI's
+        default is the cache shared between runs, see `run --cache`; a relative name is
+        inside the run folder), else RUNDIR/cache."""
+        named = (self.read_manifest() or {}).get("cache_dir")
+        return self.root / named if named else self.root / "cache"
 
     def part(self, scenario: str, model: str, case_id: str, kind: str = "cases") -> Path:
         return self.root / "parts" / slug(scenario) / slug(model) / f"{case_id}.{kind}.parquet"

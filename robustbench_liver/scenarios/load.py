@@ -73,7 +73,7 @@ class Scenario:
 
 def load_scenario(path: str | Path, root: str | Path | None = None) -> Scenario:
     """Read, merge (`extends:`) and validate a scenario file."""
-    located = read_yaml(path, root)
+    located = read_yaml(path, root, collect=True)
     scenario = validate(located)
     sources = {str(p): text for p, text in zip(located.files, located.texts, strict=True)}
     return Scenario(
@@ -88,7 +88,12 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
 
 def validate(located: Located) -> Scenario:
     """Check the structure (pydantic) and the meaning (tumor model, parameters, sweep) and
-    report every problem found by either, not just the first."""
+    report every problem found by any stage, not just the first.
+
+    Each stage goes on with what the earlier ones left usable: the schema's errors do not stop
+    the tumor model's checks, a bad field of the base tumor model is left out when the sweep's
+    levels are checked, and an axis the schema refuses is skipped while the others are checked.
+    """
     problems: list[tuple[Key, str]] = []
     spec = None
     data = located.data
@@ -98,86 +103,178 @@ def validate(located: Located) -> Scenario:
         for e in err.errors():
             key = _yaml_key(data, e["loc"])
             problems.append((key, _pydantic_message(e, key, data)))
-    try:
-        sweep: Sweep | None = Sweep.model_validate(data.get("sweep", {}))
-    except ValidationError:
-        sweep = None  # already reported above
+    raw_sweep = data.get("sweep", {})
+    raw_sweep = raw_sweep if isinstance(raw_sweep, dict) else {}
+    raw_axes = raw_sweep.get("axes", [])
+    axes: list[tuple[int, Axis | None]] = []
+    for i, item in enumerate(raw_axes if isinstance(raw_axes, list) else []):
+        try:
+            axes.append((i, Axis.model_validate(item)))
+        except ValidationError:
+            axes.append((i, None))  # reported by the schema above
+    mode = raw_sweep.get("combine", "grid")
     tumors, image = data.get("tumors", {}), data.get("image", {})
     reference = data.get("reference")
     conditions, reference_id = _conditions(
         tumors if isinstance(tumors, dict) else {},
         image if isinstance(image, dict) else {},
-        sweep,
+        axes,
+        mode if mode in ("grid", "zip") else "grid",
         reference if isinstance(reference, dict) else None,
         problems,
-        sweep_given="sweep" in data,
+        sweep_given="sweep" in data and isinstance(raw_axes, list) and not raw_axes,
     )
-    if problems or spec is None:
+    if problems or located.problems or spec is None:
         raise _error(located, problems)
     return Scenario(spec, tuple(conditions), reference_id)
+
+
+_USER_ERRORS = (RobustBenchError, TypeError, ValueError, AttributeError)
+
+
+def _check_tumors(tumors: dict[str, Any], problems: list[tuple[Key, str]]) -> dict[str, Any]:
+    """Report every bad field of the base tumor model; return it without them."""
+    try:
+        tumor_config(tumors)
+        return tumors
+    except _USER_ERRORS as whole:
+        first = whole
+    clean = dict(tumors)
+    found = len(problems)
+    if "level" in tumors:
+        try:
+            tumor_config({"level": tumors["level"]})
+        except _USER_ERRORS as err:
+            problems.append((("tumors",), _strip(str(err))))
+            clean.pop("level")
+    for key, value in tumors.items():
+        if key == "level":
+            continue
+        try:
+            tumor_config({key: value})
+        except _USER_ERRORS as err:
+            problems.append((("tumors", key), _strip(str(err))))
+            clean.pop(key)
+    if len(problems) == found:  # each field is fine alone: they clash
+        problems.append((("tumors", *_field_in(str(first))), _strip(str(first))))
+        return {}
+    try:
+        tumor_config(clean)
+    except _USER_ERRORS:
+        return {}
+    return clean
+
+
+def _check_image(image: dict[str, Any], problems: list[tuple[Key, str]]) -> dict[str, Any]:
+    """Report every bad field of the base image shift; return it without them."""
+    clean = {}
+    for key, value in image.items():
+        if f"image.{key}" not in PARAMS:
+            problems.append((("image", key), did_you_mean(key, _names("image"), "image parameter")))
+            continue
+        try:
+            ImageShift(**{key: value})
+        except _USER_ERRORS as err:
+            problems.append((("image", key), _strip(str(err))))
+            continue
+        clean[key] = value
+    return clean
+
+
+def _check_level(
+    axis: str,
+    level: str,
+    settings: dict[str, Any],
+    tumors: dict[str, Any],
+    image: dict[str, Any],
+    at: Key,
+    shorthand: bool,
+    problems: list[tuple[Key, str]],
+) -> bool:
+    """Check one level on the (usable part of the) base model; each bad setting is reported
+    under the parameter path the level wrote."""
+    found = len(problems)
+    for path, value in settings.items():
+        try:
+            build_condition(((axis, level),), {path: value}, tumors, image)
+        except _USER_ERRORS as err:
+            key: Key = at if shorthand else (*at, path)
+            problems.append((key, f"condition {axis}={level}: {_strip(str(err))}"))
+    if len(problems) > found:
+        return False
+    try:
+        build_condition(((axis, level),), settings, tumors, image)
+    except _USER_ERRORS as err:
+        problems.append((at, f"condition {axis}={level}: {_strip(str(err))}"))
+        return False
+    return True
 
 
 def _conditions(
     tumors: dict[str, Any],
     image: dict[str, Any],
-    sweep: Sweep | None,
+    all_axes: list[tuple[int, Axis | None]],
+    mode: str,
     reference: dict[str, str] | None,
     problems: list[tuple[Key, str]],
     sweep_given: bool = False,
 ) -> tuple[list[Condition], str]:
-    base_ok = True
-    try:
-        tumor_config(tumors)
-    except RobustBenchError as err:
-        problems.append((("tumors", *_field_in(str(err))), _strip(str(err))))
-        base_ok = False
-    except TypeError as err:
-        problems.append((("tumors",), str(err)))
-        base_ok = False
-    try:
-        ImageShift(**image)
-    except TypeError:
-        for key in image:
-            if f"image.{key}" not in PARAMS:
-                problems.append(
-                    (("image", key), did_you_mean(key, _names("image"), "image parameter"))
-                )
-        base_ok = False
-    except RobustBenchError as err:
-        problems.append((("image", *_field_in(str(err))), _strip(str(err))))
-        base_ok = False
+    found = len(problems)
+    clean_tumors = _check_tumors(tumors, problems)
+    clean_image = _check_image(image, problems)
+    base_ok = len(problems) == found
 
     axes: list[tuple[str, list[str]]] = []
     settings: dict[tuple[str, str], dict[str, Any]] = {}
-    all_axes = sweep.axes if sweep is not None else []
-    names = [a.name for a in all_axes]
-    for i, axis in enumerate(all_axes):
+    names = [a.name for _, a in all_axes if a is not None]
+    sweep_ok = all(a is not None for _, a in all_axes)
+    for i, axis in all_axes:
+        if axis is None:
+            continue
         at: Key = ("sweep", "axes", i)
         if names.count(axis.name) > 1:
             problems.append(((*at, "name"), f"axis name {axis.name!r} is used twice"))
+            sweep_ok = False
+        axes.append((axis.name, list(axis.levels)))
         if axis.param is not None and axis.param not in PARAMS:
             problems.append(((*at, "param"), _unknown_param(axis.param)))
+            sweep_ok = False
             continue
         for level, value in axis.levels.items():
             try:
-                found = level_settings(axis.param, value)
+                found_settings = level_settings(axis.param, value)
             except ValueError as err:
                 problems.append(((*at, "levels", level), str(err)))
+                sweep_ok = False
                 continue
-            bad = [p for p in found if p not in PARAMS]
+            bad = [p for p in found_settings if p not in PARAMS]
             for p in bad:
                 problems.append(((*at, "levels", level, p), _unknown_param(p)))
-            if not bad:
-                settings[(axis.name, level)] = found
-        axes.append((axis.name, list(axis.levels)))
-    if sweep is not None and not sweep.axes and sweep_given:
+            good = {p: v for p, v in found_settings.items() if p not in bad}
+            ok = _check_level(
+                axis.name,
+                level,
+                good,
+                clean_tumors,
+                clean_image,
+                (*at, "levels", level),
+                axis.param is not None,
+                problems,
+            )
+            if ok and not bad:
+                settings[(axis.name, level)] = found_settings
+            else:
+                sweep_ok = False
+    if sweep_given:
         problems.append(
             (("sweep", "axes"), "the sweep has no axes; remove `sweep:` for one condition")
         )
-    mode = sweep.combine if sweep is not None else "grid"
     if mode == "zip" and len({len(levels) for _, levels in axes}) > 1:
         problems.append((("sweep", "combine"), "zip needs the same number of levels on every axis"))
-    if not base_ok or sweep is None or any(k[:1] == ("sweep",) for k, _ in problems):
+        sweep_ok = False
+    if not sweep_ok or not base_ok or any(k[:1] == ("sweep",) for k, _ in problems):
+        if all(a is not None for _, a in all_axes) and len(set(names)) == len(names):
+            _reference(reference, axes, [], problems)  # the axes and levels are known
         return [], ""
 
     conditions: list[Condition] = []
@@ -187,7 +284,7 @@ def _conditions(
             merged.update(settings[pair])
         try:
             conditions.append(build_condition(combo, merged, tumors, image))
-        except (RobustBenchError, TypeError) as err:
+        except _USER_ERRORS as err:
             last_axis, last_level = combo[-1] if combo else ("", "")
             i = names.index(last_axis) if last_axis in names else 0
             at_level: Key = ("sweep", "axes", i, "levels", last_level) if combo else ("tumors",)
@@ -202,10 +299,8 @@ def _reference(
     conditions: list[Condition],
     problems: list[tuple[Key, str]],
 ) -> str:
-    if not conditions:
-        return ""
     if reference is None:
-        return conditions[0].id
+        return conditions[0].id if conditions else ""
     wanted = dict(reference)
     for axis, level in wanted.items():
         known = dict(axes)
@@ -213,6 +308,8 @@ def _reference(
             problems.append((("reference", axis), did_you_mean(axis, known, "axis")))
         elif level not in known[axis]:
             problems.append((("reference", axis), did_you_mean(level, known[axis], "level")))
+    if not conditions:
+        return ""
     matches = [
         c for c in conditions if all(dict(c.levels).get(a) == lv for a, lv in wanted.items())
     ]
@@ -244,7 +341,9 @@ def _field_in(message: str) -> tuple[str, ...]:
 
 
 def _strip(message: str) -> str:
-    return message.replace("TumorConfig.", "").replace("TumorConfig: ", "")
+    return (
+        message.replace("TumorConfig.", "").replace("TumorConfig: ", "").replace("image shift ", "")
+    )
 
 
 def _yaml_key(data: Any, loc: tuple[Any, ...]) -> Key:
@@ -307,6 +406,9 @@ def _model_for(parent: Key, data: dict[str, Any]) -> type[BaseModel] | None:
 
 def _error(located: Located, problems: list[tuple[Key, str]]) -> ScenarioError:
     rows: list[Problem] = []
+    for file, field_name, line, message in located.problems:  # from the YAML stage
+        where = f" (in {file.name})" if file != located.files[0] else ""
+        rows.append((field_name, line, message + where))
     for key, message in problems:
         file, line = located.where(key)
         where = f" (in {file.name})" if file != located.files[0] else ""

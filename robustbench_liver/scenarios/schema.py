@@ -33,6 +33,8 @@ class PhantomSource(Strict):
     count: Annotated[int, Field(ge=1, le=200)] = 1
     """How many phantom patients (seeds first_seed, first_seed + 1, ...)."""
     first_seed: Annotated[int, Field(ge=0)] = 0
+    """Seed of the first patient. Patients are seeds first_seed .. first_seed + count - 1: give
+    two phantom sources disjoint ranges to keep their patients apart."""
     shape: tuple[int, int, int] | None = None
     """Grid (voxels); default 256 x 224 x 96."""
     spacing: tuple[float, float, float] | None = None

@@ -22,6 +22,7 @@ IntRange = tuple[int, int]
 
 INTENSITY_MODELS = ("texture", "released")
 VESSEL_SOURCES = ("auto", "scan", "threshold", "union", "none")
+IF_NO_PLACE = ("overlap", "error", "skip")
 
 
 class TumorConfigError(SynthesisError):
@@ -250,7 +251,7 @@ class TumorConfig:
                 )
         _choice(self.vessel_source, VESSEL_SOURCES, "vessel_source")
         _choice(self.intensity_model, INTENSITY_MODELS, "intensity_model")
-        _choice(self.if_no_place, ("overlap", "error", "skip"), "if_no_place")
+        _choice(self.if_no_place, IF_NO_PLACE, "if_no_place")
         _number(self.vessel_sigma_mm, "vessel_sigma_mm", 0, 20)
         _number(self.vessel_margin_hu, "vessel_margin_hu", -500, 500)
         _number(self.vessel_clearance, "vessel_clearance", 0, 10)

@@ -33,7 +33,8 @@ RngLike = np.random.Generator | np.random.SeedSequence | int
 
 
 class SynthesisWarning(UserWarning):
-    """A tumor overlaps others, or was left out (TumorConfig.if_no_place)."""
+    """A tumor overlaps others, was left out (TumorConfig.if_no_place), or merges with others
+    into one lesion."""
 
 
 def _rng(rng: RngLike) -> np.random.Generator:
@@ -233,6 +234,8 @@ def apply(
     for box in boxes:  # tumors were 2 + i while painting; the case's label says 2
         sub = label[box]
         sub[sub > 2] = 2
+    if records:
+        measured = _mark_lesions(measured, label, boxes, scan, case_id or scan.id)
     return Case(
         image=image,
         label=label,
@@ -245,6 +248,50 @@ def apply(
         spacing=scan.spacing,
         affine=np.asarray(scan.affine),
     )
+
+
+def _mark_lesions(
+    records: list[TumorRecord],
+    label: np.ndarray,
+    boxes: list[measure.Box],
+    scan: Scan,
+    name: str,
+) -> list[TumorRecord]:
+    """Copies of `records` with `lesion_id` and `merged_with` set from the final label, and
+    one warning for the case when tumors merged: the metrics score them as one lesion."""
+    lo = np.min([[s.start for s in b] for b in boxes], axis=0)
+    hi = np.max([[s.stop for s in b] for b in boxes], axis=0)
+    hull = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    components, ids = measure.lesions(label[hull] == 2, records, origin=lo)
+    groups: dict[int, list[int]] = {}
+    for record, lesion in zip(records, ids, strict=True):
+        if lesion:
+            groups.setdefault(lesion, []).append(record.index)
+    out = [
+        dataclasses.replace(
+            r,
+            lesion_id=lesion,
+            merged_with=tuple(i for i in groups.get(lesion, ()) if i != r.index),
+        )
+        for r, lesion in zip(records, ids, strict=True)
+    ]
+    merged = {lesion: group for lesion, group in groups.items() if len(group) > 1}
+    if merged:
+        sizes = np.bincount(components.ravel(), minlength=max(merged) + 1)
+        voxel = float(np.prod(scan.spacing))
+        parts = []
+        for lesion, group in sorted(merged.items()):
+            diameter = 2.0 * (3.0 * sizes[lesion] * voxel / (4.0 * math.pi)) ** (1.0 / 3.0)
+            tumors = ", ".join(str(i) for i in group[:-1]) + f" and {group[-1]}"
+            parts.append(f"tumors {tumors} form lesion {lesion} ({diameter:.0f} mm)")
+        warnings.warn(
+            f"case {name!r}: tumors touch or overlap after painting and are scored as one "
+            f"lesion: {'; '.join(parts)} (lesion_id and merged_with in the tumor records; "
+            "to keep tumors apart, raise overlap_gap_mm or set if_no_place='skip')",
+            SynthesisWarning,
+            stacklevel=3,
+        )
+    return out
 
 
 def synthesize(

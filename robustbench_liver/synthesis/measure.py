@@ -1,17 +1,22 @@
-"""Measure each tumor after synthesis: volume, equivalent radius, HU change, vessel distance."""
+"""Measure each tumor after synthesis: volume, equivalent radius, HU change, vessel distance,
+and which tumors merge into one lesion."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from robustbench_liver.synthesis.context import ScanContext
 from robustbench_liver.types import TumorRecord
 
 Box = tuple[slice, slice, slice]
+LESION_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)
+"""26-connectivity: how the per-lesion metrics split a tumor label into lesions."""
 
 
 def reach(index: int, boxes: list[Box]) -> Box:
@@ -101,3 +106,41 @@ def _boundary(mask: np.ndarray) -> np.ndarray:
             view[axis] = slice(1 + step, padded.shape[axis] - 1 + step)
             inner &= padded[tuple(view)]
     return core & ~inner
+
+
+def lesions(
+    tumor: np.ndarray, records: Sequence[TumorRecord], origin: Sequence[int] = (0, 0, 0)
+) -> tuple[np.ndarray, list[int]]:
+    """The lesions of a tumor mask and the lesion of each record.
+
+    Lesions are the 26-connected components of `tumor`, numbered from 1 in raster order:
+    the ids the per-lesion metrics report, as long as `tumor` is a box of the case (its
+    corner at voxel `origin`) that holds every tumor voxel. A record belongs to the lesion
+    at its centre, or to the nearest one within a few voxels when a later tumor's warp moved
+    its centre out of its mask; 0 when there is none.
+
+    Returns:
+        The component ids (shape of `tumor`), and one lesion id per record, in order.
+    """
+    components, _ = ndimage.label(tumor, structure=LESION_CONNECTIVITY)
+    lo = np.asarray(origin, dtype=np.intp)
+    found: list[int] = []
+    for record in records:
+        centre = tuple(int(c) for c in np.asarray(record.center_vox) - lo)
+        inside = all(0 <= c < n for c, n in zip(centre, components.shape, strict=True))
+        lesion = int(components[centre]) if inside else 0
+        found.append(lesion or _nearest(components, centre))
+    return components, found
+
+
+def _nearest(components: np.ndarray, centre: tuple[int, ...], reach: int = 6) -> int:
+    """The component nearest to `centre` within `reach` voxels (0 if none); `centre` may lie
+    outside the array."""
+    lo = [max(0, c - reach) for c in centre]
+    box = tuple(slice(a, max(a, c + reach + 1)) for a, c in zip(lo, centre, strict=True))
+    ids = components[box]
+    if not ids.any():
+        return 0
+    pts = np.argwhere(ids)
+    d = ((pts + np.asarray(lo) - np.asarray(centre)) ** 2).sum(axis=1)
+    return int(ids[tuple(pts[int(np.argmin(d))])])

@@ -18,7 +18,13 @@ EXPECTED = [
     ("03_unknown_key.yaml", 2, "sed", "Did you mean 'seed'"),
     ("04_wrong_type.yaml", 3, "cases_per_condition", "valid integer"),
     ("05_inverted_range.yaml", 5, "tumors.delta_hu", "low 10 is above high -10"),
-    ("06_negative_radius.yaml", 7, "sweep.axes[0].levels.neg", "semi_axes_mm"),
+    # reported under the field the user wrote, not the size class it becomes
+    (
+        "06_negative_radius.yaml",
+        7,
+        "sweep.axes[0].levels.neg.tumors.radius_mm",
+        "radius_mm: must lie within [0.5, 200]",
+    ),
     ("07_unknown_param.yaml", 6, "sweep.axes[0].param", "Did you mean 'tumors.delta_hu'"),
     ("08_empty_sweep.yaml", 4, "sweep.axes", "no axes"),
     ("09_duplicate_level.yaml", 9, "sweep.axes[0].levels.hypo", "duplicate key"),
