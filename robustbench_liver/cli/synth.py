@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from robustbench_liver.cli import add_data_root, add_limit
@@ -34,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--cache",
         type=Path,
         default=default_cache(),
-        help="case cache folder (default: $ROBUSTBENCH_LIVER_CACHE or ~/.cache/robustbench-liver)",
+        help="case cache folder (default: $ROBUSTBENCH_LIVER_CACHE or "
+        "~/.cache/robustbench-liver/cases)",
     )
     parser.add_argument("--no-cache", action="store_true", help="build every case afresh")
     add_data_root(parser)
@@ -42,8 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def default_cache() -> Path:
-    env = os.environ.get("ROBUSTBENCH_LIVER_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "robustbench-liver" / "cases"
+    """The shared case cache `run` uses too (scenarios.cache.default_root)."""
+    from robustbench_liver.scenarios.cache import default_root
+
+    return default_root()
 
 
 def run(args: argparse.Namespace) -> int:
