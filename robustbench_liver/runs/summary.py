@@ -243,7 +243,8 @@ def wide(
         index=[*KEYS, "failed"], columns="metric", values="cell", aggfunc="first"
     )
     order = [m for m in HEADLINE if m in table.columns]
-    table = table[order].rename(columns={m: label(m) for m in order}).reset_index()
+    # a metric a group does not have (specificity where controls are shared) reads n/a
+    table = table[order].fillna("n/a").rename(columns={m: label(m) for m in order}).reset_index()
     if conditions is None:
         return table
     scenario_rank = {s: i for i, s in enumerate(conditions)}
