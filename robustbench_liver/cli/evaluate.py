@@ -322,7 +322,7 @@ def summary_table(rows: pd.DataFrame, lesions: pd.DataFrame, n_resamples: int, s
     (`runs.summary.scores`, the function `run` and `report` score through: failures counted)."""
     from robustbench_liver.metrics.registry import HEADLINE, label
     from robustbench_liver.runs.summary import fmt_cell, scores
-    from robustbench_liver.stats.intervals import CI_NOTE
+    from robustbench_liver.stats.intervals import policy
 
     table = scores(rows, lesions, by=("condition",), resamples=n_resamples, seed=seed)
     index = {(r["condition"], r["metric"]): r for _, r in table.iterrows()}
@@ -344,7 +344,8 @@ def summary_table(rows: pd.DataFrame, lesions: pd.DataFrame, n_resamples: int, s
     def render(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
-    return "\n".join([render(head), *(render(cells) for cells in lines), CI_NOTE])
+    note = policy(resamples=n_resamples) + " Failed predictions count as misses."
+    return "\n".join([render(head), *(render(cells) for cells in lines), note])
 
 
 def run(args: argparse.Namespace) -> int:

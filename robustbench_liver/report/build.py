@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from robustbench_liver.errors import RobustBenchError
-from robustbench_liver.report import montage
+from robustbench_liver.report import montage, plots
 from robustbench_liver.report import sections as sec
 from robustbench_liver.report.document import (
     Block,
@@ -269,7 +269,7 @@ def _montage_blocks(data: RunData, num: sec.ScenarioNumbers, options: ReportOpti
         blocks.append(
             Figure(
                 f"{slug(num.info.name)}-montage.png",
-                montage.draw_montage(grid, titles),
+                plots.png(montage.draw_montage(grid, titles)),
                 f"{num.info.name}: best and worst case per model",
                 "Axial slice through the largest lesion, soft-tissue window, radiological "
                 "orientation; green: ground truth, red: prediction (the mask the run scored).",

@@ -17,6 +17,7 @@ from robustbench_liver.report.document import (
     Table,
 )
 from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci
+from robustbench_liver.stats import intervals
 from robustbench_liver.types import card_for_display
 
 INTRO = (
@@ -92,10 +93,8 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
                 + ("included (--include-seen)" if board["include_seen"] else "left out"),
                 f"reference condition {board['reference']}; conditions: "
                 + ", ".join(board["conditions"]),
-                f"{stats['confidence']:.0%} CIs clustered by base scan: proportions by the "
-                "cluster-adjusted Wilson interval (from 12 base scans), continuous metrics by t "
-                f"(under 12) or the expanded BCa bootstrap ({stats['resamples']} resamples, "
-                f"seed {stats['seed']}); failed predictions count as misses",
+                intervals.policy(stats["confidence"], stats["resamples"])
+                + f" Seed {stats['seed']}; failed predictions count as misses.",
                 "metric profiles: "
                 + "; ".join(f"{k} = {v}" for k, v in sorted(board["metric_profiles"].items())),
             )

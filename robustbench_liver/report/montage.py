@@ -16,7 +16,6 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from scipy import ndimage
 
 from robustbench_liver.display import SOFT_TISSUE_WINDOW, axial, axial_aspect
-from robustbench_liver.report.plots import png
 
 GT_COLOR, PRED_COLOR = "#00e05a", "#ff2d55"
 BAR_MM = (20.0, 10.0, 5.0, 2.0, 1.0)  # scale bar lengths, the longest that fits is used
@@ -115,14 +114,10 @@ def make_panel(
     )
 
 
-def draw_montage(grid: list[list[Panel | None]], row_titles: list[str]) -> bytes:
-    """Rows of panels (one row per model); an empty grid cell stays blank."""
-    return png(montage_figure(grid, row_titles))
-
-
-def montage_figure(grid: list[list[Panel | None]], row_titles: list[str]) -> Figure:
-    """The Figure of `draw_montage`: every panel of a row shows a field of the same size in
-    mm (the largest crop of the row, centred on each panel's own crop)."""
+def draw_montage(grid: list[list[Panel | None]], row_titles: list[str]) -> Figure:
+    """Rows of panels (one row per model); an empty grid cell stays blank. Every panel of a
+    row shows a field of the same size in mm (the largest crop of the row, centred on each
+    panel's own crop)."""
     n_rows = len(grid)
     n_cols = max((len(r) for r in grid), default=1)
     fig = Figure(figsize=(3.6 * n_cols, 3.5 * n_rows + 0.5), layout="constrained")

@@ -1,6 +1,6 @@
-"""The report's plots as PNG bytes (matplotlib's Agg canvas, no pyplot state, no timestamps:
-the same numbers give the same bytes). Each `<plot>_figure` builds the Figure, so tests can
-read its labels and ticks; `<plot>` renders it."""
+"""The report's plots: each function builds a Figure (tests read its labels and ticks), and
+`png` renders one for a page (matplotlib's Agg canvas, no pyplot state, no timestamps: the
+same numbers give the same bytes)."""
 
 from __future__ import annotations
 
@@ -46,28 +46,10 @@ def metric_vs_level(
     models: Sequence[str],
     xlabel: str = "condition",
     holders: dict[str, str] | None = None,
-) -> bytes:
+) -> Figure:
     """One panel per metric: estimate per condition (sweep order) with its CI band, one line
     per model; the reference condition's tick is marked with '*'. `holders` (condition ->
     the condition holding its controls) says where specificity is shared."""
-    return png(
-        metric_vs_level_figure(
-            scores, conditions, tick_labels, reference, metrics, models, xlabel, holders
-        )
-    )
-
-
-def metric_vs_level_figure(
-    scores: pd.DataFrame,
-    conditions: Sequence[str],
-    tick_labels: Sequence[str],
-    reference: str,
-    metrics: Sequence[str],
-    models: Sequence[str],
-    xlabel: str = "condition",
-    holders: dict[str, str] | None = None,
-) -> Figure:
-    """The Figure of `metric_vs_level`."""
     n = len(metrics)
     cols = min(3, n)
     rows = -(-n // cols)
@@ -119,15 +101,8 @@ def _no_ci_notes(part: pd.DataFrame) -> set[str]:
     return {str(m) for m in part.loc[shown, "ci_method"] if str(m).startswith("no CI")}
 
 
-def sensitivity_vs_radius(by_size: pd.DataFrame, models: Sequence[str], threshold: float) -> bytes:
+def sensitivity_vs_radius(by_size: pd.DataFrame, models: Sequence[str], threshold: float) -> Figure:
     """Lesion sensitivity per radius bin with CI bars, one line per model; the 80 % line."""
-    return png(sensitivity_vs_radius_figure(by_size, models, threshold))
-
-
-def sensitivity_vs_radius_figure(
-    by_size: pd.DataFrame, models: Sequence[str], threshold: float
-) -> Figure:
-    """The Figure of `sensitivity_vs_radius`."""
     fig = Figure(figsize=(7.5, 3.8), layout="constrained")
     ax = fig.add_subplot()
     labels = by_size.drop_duplicates("bin").sort_values("bin")["label"].tolist()
@@ -167,18 +142,8 @@ def heatmap(
     metric: str,
     models: Sequence[str],
     conditions: Sequence[str],
-) -> bytes:
-    """Model x condition, colored and annotated with the metric's estimate."""
-    return png(heatmap_figure(scores, metric, models, conditions))
-
-
-def heatmap_figure(
-    scores: pd.DataFrame,
-    metric: str,
-    models: Sequence[str],
-    conditions: Sequence[str],
 ) -> Figure:
-    """The Figure of `heatmap`."""
+    """Model x condition, colored and annotated with the metric's estimate."""
     table = (
         scores[scores["metric"] == metric]
         .pivot_table(index="model", columns="condition", values="estimate", aggfunc="first")
@@ -202,17 +167,10 @@ def heatmap_figure(
 
 def forest(
     tests: pd.DataFrame, metrics: Sequence[str], conditions: Sequence[str] | None = None
-) -> bytes:
+) -> Figure:
     """Paired model differences (a − b) with CIs, one row per pair and condition, one panel
     per metric; a filled marker when the adjusted p-value is below 0.05. Within a pair the
     conditions go in the order of `conditions` (the sweep's), not alphabetically."""
-    return png(forest_figure(tests, metrics, conditions))
-
-
-def forest_figure(
-    tests: pd.DataFrame, metrics: Sequence[str], conditions: Sequence[str] | None = None
-) -> Figure:
-    """The Figure of `forest`; rows top to bottom in pair, then condition order."""
     metrics = [m for m in metrics if (tests["metric"] == m).any()]
     first = tests[tests["metric"] == metrics[0]]
     keys = first[["a", "b", "condition"]].drop_duplicates().to_records(index=False).tolist()

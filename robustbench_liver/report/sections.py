@@ -27,7 +27,7 @@ from robustbench_liver.report.paths import portable
 from robustbench_liver.report.rundata import ScenarioInfo
 from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci, fmt_number, fmt_p, lookup
 from robustbench_liver.runs.store import slug
-from robustbench_liver.stats import unreachable_significance
+from robustbench_liver.stats import intervals, unreachable_significance
 
 DEFINITIONS = {
     "dsc": "Dice of the tumor class per case, averaged over cases with tumor (undefined on "
@@ -50,14 +50,6 @@ FAILURE_POLICY = (
     "is a miss (DSC = NSD = 0, case and lesions not found), on a control a false positive; "
     "precision and false positives per case use the scored tumor cases. Where the scored-only "
     "figure differs, it is given in parentheses."
-)
-CI_POLICY = (
-    "{level} CIs clustered by base scan: proportions (sensitivity, specificity, precision) "
-    "by the Wilson score interval at the design-effect-adjusted sample size, continuous "
-    "metrics by the t interval below 12 base scans and the expanded BCa cluster bootstrap "
-    "({resamples} resamples) from 12 on. Where too few base scans leave no interval that "
-    "covers in simulation (README, Statistics), none is printed and the cell says how "
-    "many are needed."
 )
 EMPTY_POLICY = (
     "ground truth without tumor: DSC and NSD undefined, the case counts for specificity; "
@@ -121,7 +113,6 @@ def what_was_measured(num: ScenarioNumbers) -> list[Block]:
     info = num.info
     entry = info.entry
     scans = ", ".join(str(s.get("id", s)) for s in entry.get("base_scans", []))
-    level = f"{num.confidence:.0%}"
     blocks: list[Block] = [
         Paragraph(info.description or "(no description)"),
         *seen_in_training_note(num),
@@ -131,7 +122,7 @@ def what_was_measured(num: ScenarioNumbers) -> list[Block]:
                 f"seed {entry.get('seed')}; reference condition {info.reference}",
                 f"base scans: {scans or 'n/a'}; {entry.get('n_cases', 'n/a')} cases per model"
                 + (f" (limited to {entry['limit']} per condition)" if entry.get("limit") else ""),
-                CI_POLICY.format(level=level, resamples=num.resamples),
+                intervals.policy(num.confidence, num.resamples) + " (README, Statistics)",
                 FAILURE_POLICY,
                 "p-values: paired sign-flip permutation by base scan; a condition is matched to "
                 "the reference case by case (base scan, replicate, control or not); "
@@ -376,15 +367,17 @@ def plot_blocks(num: ScenarioNumbers) -> list[Block]:
         blocks.append(
             Figure(
                 f"{stem}-metrics.png",
-                plots.metric_vs_level(
-                    num.scores,
-                    num.conditions,
-                    ticks,
-                    info.reference,
-                    METRICS,
-                    num.models,
-                    xlabel=info.axes[0] if single_axis else "condition",
-                    holders=info.control_holders,
+                plots.png(
+                    plots.metric_vs_level(
+                        num.scores,
+                        num.conditions,
+                        ticks,
+                        info.reference,
+                        METRICS,
+                        num.models,
+                        xlabel=info.axes[0] if single_axis else "condition",
+                        holders=info.control_holders,
+                    )
                 ),
                 f"{info.name}: each metric per condition, one line per model",
                 f"Estimate per condition with its {num.confidence:.0%} CI band; * marks the "
@@ -394,7 +387,7 @@ def plot_blocks(num: ScenarioNumbers) -> list[Block]:
         blocks.append(
             Figure(
                 f"{stem}-heatmap.png",
-                plots.heatmap(num.scores, "dsc", num.models, num.conditions),
+                plots.png(plots.heatmap(num.scores, "dsc", num.models, num.conditions)),
                 f"{info.name}: DSC per model and condition",
                 "DSC estimate per model (rows) and condition (columns).",
             )
@@ -403,7 +396,7 @@ def plot_blocks(num: ScenarioNumbers) -> list[Block]:
         blocks.append(
             Figure(
                 f"{stem}-radius.png",
-                plots.sensitivity_vs_radius(num.by_size, num.models, THRESHOLD),
+                plots.png(plots.sensitivity_vs_radius(num.by_size, num.models, THRESHOLD)),
                 f"{info.name}: lesion sensitivity by tumor radius",
                 f"Lesion sensitivity per radius bin (all conditions) with {num.confidence:.0%} "
                 "CIs; the dashed line is the 80 % of the small-tumor headline.",
@@ -413,7 +406,7 @@ def plot_blocks(num: ScenarioNumbers) -> list[Block]:
         blocks.append(
             Figure(
                 f"{stem}-forest.png",
-                plots.forest(num.model_tests, ["dsc", "nsd"], num.conditions),
+                plots.png(plots.forest(num.model_tests, ["dsc", "nsd"], num.conditions)),
                 f"{info.name}: paired model differences",
                 "Mean paired difference a − b per condition on the same cases (failures "
                 f"counted as misses), with {num.confidence:.0%} CIs; filled red: adjusted "

@@ -211,7 +211,10 @@ def run_unit(unit: Unit) -> list[dict[str, Any]]:
     # where each ground-truth lesion lies depends on the case only: once for all models
     places = {spec.case_id: lesion_properties(case) for spec, case in built}
     for model_spec in unit.models:
-        for spec, row, lesions in _run_model(unit, model_spec, built, places, options):
+        for spec, row, lesions, outcome in _run_model(unit, model_spec, built, places, options):
+            if row["status"] == "ok":  # the mask it scored, so a report never runs the model
+                mask = tumor_mask_from_prediction(outcome, spec.case_id, options=options)
+                store.write_prediction(scenario.name, row["model"], spec.case_id, mask)
             store.write_part(scenario.name, row["model"], spec.case_id, row, lesions)
             done.append(_summary(row))
     return done
@@ -225,7 +228,8 @@ def _run_model(
     options: MetricOptions,
 ):
     """Predict every built case with one model (one batch call when the model has one: an
-    external tool then starts once per unit) and score each case on its own."""
+    external tool then starts once per unit) and score each case on its own. Yields (spec,
+    case row, lesion rows, the prediction or None)."""
     start = time.perf_counter()
     try:
         model = load_model(model_spec)
@@ -233,7 +237,7 @@ def _run_model(
         for spec, case in built:
             extra = _identity(unit, spec, model_spec)
             failure = ("model_error", _describe(err))
-            yield spec, *_failed(spec, case, extra, failure, start, places, options)
+            yield spec, *_failed(spec, case, extra, failure, start, places, options), None
         return
     name = model_name(model, model_spec)
     version = str(getattr(getattr(model, "card", None), "version", ""))
@@ -246,13 +250,10 @@ def _run_model(
             status = "timeout" if isinstance(outcome, PredictionTimeout) else "model_error"
             text = str(outcome) if status == "timeout" else _describe(outcome)
             row, lesions = _failed(spec, case, extra, (status, text), start, places, options)
-            yield spec, {**row, "seconds": seconds}, lesions
+            yield spec, {**row, "seconds": seconds}, lesions, None
             continue
         row, lesions = _score(spec, case, outcome, places, extra, options, seconds, start)
-        if row["status"] == "ok":  # the mask just scored, so a report never runs the model
-            mask = tumor_mask_from_prediction(np.asarray(outcome), spec.case_id, options=options)
-            RunStore(unit.run_dir).write_prediction(unit.scenario.name, name, spec.case_id, mask)
-        yield spec, row, lesions
+        yield spec, row, lesions, np.asarray(outcome)
 
 
 def _predict(unit: Unit, model: Any, built: list[tuple[CaseSpec, Case]], with_liver: bool) -> dict:

@@ -49,11 +49,17 @@ BOUNDARY_COUNT = 2.0
 """Effective count on the near boundary at or below which the exact end is used."""
 
 
-CI_NOTE = (
-    "95% CIs clustered by base scan: proportions by the cluster-adjusted Wilson interval, "
-    "continuous metrics by t (fewer than 12 base scans) or expanded BCa; failed predictions "
-    "count as misses. 'no CI' where too few base scans leave no interval that covers."
-)
+def policy(confidence: float = 0.95, resamples: int | None = None) -> str:
+    """The interval policy in one sentence, for every page and table that prints intervals."""
+    boot = f" ({resamples} resamples)" if resamples else ""
+    return (
+        f"{confidence:.0%} CIs clustered by base scan: proportions (sensitivity, specificity, "
+        "precision) by the cluster-adjusted Wilson interval, from "
+        f"{MIN_CLUSTERS['proportion']} base scans; continuous metrics by the t interval below "
+        f"{BOOTSTRAP_MIN_CLUSTERS} base scans and the expanded BCa cluster bootstrap{boot} "
+        "from there. Where too few base scans leave no interval that covers in simulation, "
+        "none is printed and the cell says how many are needed."
+    )
 
 
 def no_ci_note(n_clusters: int, kind: str) -> str:

@@ -14,23 +14,33 @@ from robustbench_liver.runs.summary import scores
 MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def as_png(make, *args):
+    """A plot as the page embeds it."""
+    return plots.png(make(*args))
+
+
 def test_plots_are_png_and_repeatable(rows):
     cases, lesions = rows
     table = scores(cases, lesions, resamples=200)
     models = ["alpha", "beta"]
     conditions = ["c-hypo", "c-iso"]
     made = [
-        plots.metric_vs_level(table, conditions, ["hypo", "iso"], "c-hypo", METRICS, models),
-        plots.heatmap(table, "dsc", models, conditions),
-        plots.sensitivity_vs_radius(
-            detection_by_size(lesions, (0, 5, 10, 15, 20), resamples=200), models, 0.8
+        as_png(
+            plots.metric_vs_level, table, conditions, ["hypo", "iso"], "c-hypo", METRICS, models
         ),
-        plots.forest(model_tests(cases, resamples=200), ["dsc", "nsd"]),
+        as_png(plots.heatmap, table, "dsc", models, conditions),
+        as_png(
+            plots.sensitivity_vs_radius,
+            detection_by_size(lesions, (0, 5, 10, 15, 20), resamples=200),
+            models,
+            0.8,
+        ),
+        as_png(plots.forest, model_tests(cases, resamples=200), ["dsc", "nsd"]),
     ]
     for image in made:
         assert image.startswith(MAGIC) and len(image) > 5000
         assert b"matplotlib" not in image  # no version stamp: same bytes across upgrades
-    again = plots.heatmap(table, "dsc", models, conditions)
+    again = as_png(plots.heatmap, table, "dsc", models, conditions)
     assert again == made[1]
 
 
@@ -75,8 +85,8 @@ def test_montage_draws_truth_and_prediction():
     assert panel.truth.any() and panel.prediction is not None and panel.prediction.any()
     assert panel.aspect == 1.0
     without = montage.make_panel("worst", image, label, (1.0, 1.0, 2.0), None)
-    picture = montage.draw_montage([[panel, without]], ["model m"])
+    picture = as_png(montage.draw_montage, [[panel, without]], ["model m"])
     assert picture.startswith(MAGIC)
-    assert picture == montage.draw_montage([[panel, without]], ["model m"])
+    assert picture == as_png(montage.draw_montage, [[panel, without]], ["model m"])
     with pytest.raises(TypeError, match="bool tumor mask"):  # a label map would outline liver
         montage.make_panel("best", image, label, (1.0, 1.0, 2.0), label)

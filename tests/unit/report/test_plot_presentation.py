@@ -33,7 +33,7 @@ def forest_tests(conditions: list[str]) -> pd.DataFrame:
 
 
 def test_forest_keeps_the_sweep_order_within_each_pair():
-    fig = plots.forest_figure(forest_tests(SWEEP), ["dsc", "nsd"], SWEEP)
+    fig = plots.forest(forest_tests(SWEEP), ["dsc", "nsd"], SWEEP)
     first = fig.axes[0]
     expected = [f"{a} − gamma · {c}" for a in ("alpha", "beta") for c in SWEEP]
     assert top_to_bottom(first) == expected
@@ -47,15 +47,17 @@ def test_forest_keeps_the_sweep_order_within_each_pair():
 
 
 def test_forest_without_an_order_keeps_the_table_order():
-    fig = plots.forest_figure(forest_tests(SWEEP), ["dsc"])
+    fig = plots.forest(forest_tests(SWEEP), ["dsc"])
     assert top_to_bottom(fig.axes[0])[:4] == [f"alpha − gamma · {c}" for c in sorted(SWEEP)]
 
 
 def test_forest_png_is_the_figure(rows):
     cases, _ = rows
     tests = model_tests(cases, resamples=200)
-    assert plots.forest(tests, ["dsc", "nsd"], ["c-iso", "c-hypo"]).startswith(b"\x89PNG")
-    labels = top_to_bottom(plots.forest_figure(tests, ["dsc"], ["c-iso", "c-hypo"]).axes[0])
+    assert plots.png(plots.forest(tests, ["dsc", "nsd"], ["c-iso", "c-hypo"])).startswith(
+        b"\x89PNG"
+    )
+    labels = top_to_bottom(plots.forest(tests, ["dsc"], ["c-iso", "c-hypo"]).axes[0])
     assert [t.rsplit(" · ", 1)[1] for t in labels] == ["c-iso", "c-hypo"]
 
 
@@ -63,7 +65,7 @@ def test_metric_panels_have_y_labels_with_units(rows):
     cases, lesions = rows
     table = scores(cases, lesions, resamples=200)
     metrics = [*METRICS, "hd95_mm"]
-    fig = plots.metric_vs_level_figure(
+    fig = plots.metric_vs_level(
         table, ["c-hypo", "c-iso"], ["hypo", "iso"], "c-hypo", metrics, ["alpha", "beta"],
         xlabel="contrast",
     )  # fmt: skip
@@ -78,7 +80,7 @@ def test_metric_panels_have_y_labels_with_units(rows):
 def test_radius_plot_names_its_axes(rows):
     _, lesions = rows
     by_size = detection_by_size(lesions, (0, 5, 10, 15, 20), resamples=200)
-    fig = plots.sensitivity_vs_radius_figure(by_size, ["alpha", "beta"], 0.8)
+    fig = plots.sensitivity_vs_radius(by_size, ["alpha", "beta"], 0.8)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "equivalent radius (mm)"
     assert ax.get_ylabel() == "lesion sensitivity"
@@ -102,7 +104,7 @@ def test_montage_rows_share_one_zoom_and_carry_a_scale_bar():
     small = panel((60, 50), (slice(10, 20), slice(10, 22)), (1.0, 1.0, 2.0))
     large = panel((60, 50), (slice(5, 55), slice(5, 45)), (1.0, 1.0, 2.0))
     coarse = panel((40, 30), (slice(5, 25), slice(5, 20)), (2.0, 1.5, 3.0))  # other spacing
-    fig = montage.montage_figure([[small, large], [coarse, None]], ["m1", "m2"])
+    fig = montage.draw_montage([[small, large], [coarse, None]], ["m1", "m2"])
     axes = fig.axes
     assert field_mm(axes[0], small) == field_mm(axes[1], large) == large.size_mm()
     assert field_mm(axes[2], coarse) == coarse.size_mm()
@@ -117,5 +119,5 @@ def test_montage_rows_share_one_zoom_and_carry_a_scale_bar():
         assert np.isclose(drawn, length_mm)
     assert not axes[3].artists  # the empty cell stays blank
     big = panel((300, 300), (slice(20, 280), slice(20, 280)), (0.8, 0.8, 2.0))
-    bar = next(a for a in montage.montage_figure([[big]], ["m"]).axes[0].artists)
+    bar = next(a for a in montage.draw_montage([[big]], ["m"]).axes[0].artists)
     assert bar.txt_label.get_text() == "20 mm"
