@@ -206,7 +206,9 @@ class TumorRecord:
     """Measured mean HU inside the tumor label minus `parenchyma_hu`."""
     vessel_distance_mm: float | None = None
     """Measured distance from the tumor's voxels to the nearest vessel voxel (None: no
-    vessel mask, or no vessel in the scan)."""
+    vessel mask, or no vessel in the scan). 0 means a vessel runs through the tumor: the
+    vessel-free cube is capped at `max_cube_mm` (12 mm), so tumors of radius above 12 mm
+    may engulf vessels, as large real tumors do."""
     lesion_id: int | None = None
     """Measured lesion this tumor belongs to: the 26-connected component of the case's tumor
     label (numbered from 1 in raster order, the ids of the per-lesion metrics) that holds its

@@ -62,10 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-tumors", type=int, default=8, help="rows to draw (default 8)")
     parser.add_argument(
         "--if-no-place",
-        choices=("overlap", "skip", "error"),
-        default="overlap",
-        help="a tumor with no separate place: let it overlap others (default), leave it out, "
-        "or fail",
+        choices=("skip", "overlap", "error"),
+        default="skip",
+        help="a tumor with no place clear of the others: leave it out (default), let it "
+        "overlap them (they may merge into one lesion), or fail",
     )
     parser.add_argument("--contours", action="store_true", help="outline the tumor label (after)")
     parser.add_argument("--out", type=Path, required=True, help="output PNG")

@@ -22,7 +22,7 @@ IntRange = tuple[int, int]
 
 INTENSITY_MODELS = ("texture", "released")
 VESSEL_SOURCES = ("auto", "scan", "threshold", "union", "none")
-IF_NO_PLACE = ("overlap", "error", "skip")
+IF_NO_PLACE = ("skip", "overlap", "error")
 
 
 class TumorConfigError(SynthesisError):
@@ -179,14 +179,17 @@ class TumorConfig:
     depth_mm: Range | None = None
     """Allowed depth of the centre under the liver surface; None = any."""
     allow_overlap: bool = False
-    """Let tumors overlap (off: the nominal tumors' bounding spheres keep `overlap_gap_mm`)."""
+    """Let tumors overlap (off: the deformed tumors' bounding spheres keep a gap)."""
     overlap_gap_mm: float = 1.0
-    """Minimum gap between tumors' bounding spheres when overlap is not allowed."""
-    if_no_place: str = "overlap"
-    """When a tumor finds no separate place: "overlap" (after `max_proposals` failed random
-    proposals, let it overlap earlier tumors, with a SynthesisWarning; still no place:
-    SynthesisError), "error" (search the whole liver, then SynthesisError naming the scan
-    and the radius) or "skip" (search the whole liver, then leave it out with a warning)."""
+    """Minimum gap between tumors' bounding spheres when overlap is not allowed; at least a
+    voxel diagonal is kept whatever this says, so that tumors apart stay separate lesions."""
+    if_no_place: str = "skip"
+    """When a tumor finds no place clear of the others: "skip" (search the whole liver, then
+    leave it out; the case keeps the tumors that fit, with one SynthesisWarning naming those
+    left out; if none fits, SynthesisError), "overlap" (after `max_proposals` failed random
+    proposals, let it overlap earlier tumors, with a SynthesisWarning: they may then merge
+    into one lesion) or "error" (search the whole liver, then SynthesisError naming the scan
+    and the radius)."""
     max_proposals: int = 20000
     """Random proposals per tumor before an exhaustive search of the whole liver."""
 

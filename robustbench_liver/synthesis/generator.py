@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from robustbench_liver.errors import SynthesisError
-from robustbench_liver.synthesis import location, measure, paint
+from robustbench_liver.synthesis import location, measure, paint, shape
 from robustbench_liver.synthesis.config import (
     INTENSITY_MODELS,
     SizeClass,
@@ -80,12 +80,27 @@ def sample(scan: Scan, config: str | TumorConfig, rng: RngLike) -> list[TumorRec
         overlap_gap_mm=cfg.overlap_gap_mm,
         max_proposals=cfg.max_proposals,
     )
+    # Tumors apart must not touch: lesions are 26-connected components of the label, so
+    # the gap between two tumors' voxel centres must exceed a voxel diagonal.
+    diagonal = float(np.linalg.norm(ctx.spacing)) + 1e-3
+    cons = dataclasses.replace(cons, overlap_gap_mm=max(cons.overlap_gap_mm, diagonal))
     records: list[TumorRecord] = []
     placed: list[tuple[np.ndarray, float]] = []
+    skipped: list[str] = []
+    last_error: SynthesisError | None = None
     for number, draft in enumerate(drafts):
         a = np.asarray(draft["semi_axes_mm"])
         rot = paint.rotation(draft["rotation_deg"])
-        bound = float(a.max()) * (1.0 + draft["lobulation"])
+        bound = shape.bounding_radius_mm(
+            draft["seed"],
+            draft["elastic_sigma_mm"],
+            draft["elastic_points"],
+            a,
+            rot,
+            draft["lobulation"],
+            draft["lobes"],
+            ctx.spacing,
+        )
         req = location.Request(
             name=f"tumor {number} ({draft['size_class']})",
             semi_axes=a,
@@ -111,7 +126,9 @@ def sample(scan: Scan, config: str | TumorConfig, rng: RngLike) -> list[TumorRec
                         stacklevel=2,
                     )
             elif cfg.if_no_place == "skip":
-                warnings.warn(f"skipped: {err}", SynthesisWarning, stacklevel=2)
+                radius = math.prod(draft["semi_axes_mm"]) ** (1.0 / 3.0)
+                skipped.append(f"{req.name}, radius {radius:.1f} mm")
+                last_error = err
                 continue
             else:
                 raise
@@ -127,6 +144,16 @@ def sample(scan: Scan, config: str | TumorConfig, rng: RngLike) -> list[TumorRec
                 parenchyma_hu=ctx.local_parenchyma(center, a),
                 **draft,
             )
+        )
+    if last_error is not None and not records:
+        raise last_error  # not even one tumor fits: the case cannot be a tumor case
+    if skipped:
+        warnings.warn(
+            f"scan {scan.id!r}: {len(records)} of {len(drafts)} tumors placed; left out "
+            f"{'; '.join(skipped)}: no place clear of the others (if_no_place='skip'; "
+            "'overlap' keeps them, touching: they may then merge into one lesion)",
+            SynthesisWarning,
+            stacklevel=2,
         )
     return records
 
@@ -287,7 +314,8 @@ def _mark_lesions(
         warnings.warn(
             f"case {name!r}: tumors touch or overlap after painting and are scored as one "
             f"lesion: {'; '.join(parts)} (lesion_id and merged_with in the tumor records; "
-            "to keep tumors apart, raise overlap_gap_mm or set if_no_place='skip')",
+            "to keep tumors apart, use allow_overlap=False and if_no_place='skip', the "
+            "defaults)",
             SynthesisWarning,
             stacklevel=3,
         )

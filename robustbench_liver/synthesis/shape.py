@@ -101,6 +101,37 @@ def displacement_reach(
     return float(max(np.abs(c).max() for c in u)) * 1.1 + 0.5
 
 
+def bounding_radius_mm(
+    seed: int,
+    sigma_mm: float,
+    points: int,
+    semi_axes: np.ndarray,
+    rotation: np.ndarray | None,
+    lobulation: float,
+    lobes: int,
+    spacing: np.ndarray,
+) -> float:
+    """Radius (mm) of the smallest sphere about the centre voxel that holds the voxels of
+    the deformed tumor t' on this spacing. The voxel pattern does not depend on where the
+    centre voxel is, so it is computed once, on the worst-case box, before placement."""
+    spacing = np.asarray(spacing, dtype=np.float64)
+    ext = extent_mm(semi_axes, rotation is not None, lobulation, sigma_mm)
+    half = np.ceil(ext / spacing).astype(int) + 1
+    offsets = tuple(axis_offsets(-h, h + 1, 0, s) for h, s in zip(half, spacing, strict=True))
+    disp = elastic_displacement(seed, sigma_mm, points, semi_axes, offsets)
+    dirs = lobe_directions(seed, lobes) if lobulation > 0 else None
+    mask = tumor_mask(offsets, semi_axes, rotation, disp, lobulation, dirs)
+    if not mask.any():
+        return 0.0
+    r2 = sum(
+        np.where(mask.any(axis=tuple(j for j in range(3) if j != i)), o**2, 0.0).reshape(
+            [-1 if j == i else 1 for j in range(3)]
+        )
+        for i, o in enumerate(offsets)
+    )
+    return float(np.sqrt(np.max(np.where(mask, r2, 0.0))))
+
+
 def lobe_directions(seed: int, lobes: int) -> np.ndarray:
     """Unit vectors (lobes x 3) where the surface bulges; from the tumor's own seed."""
     rng = np.random.default_rng([seed, 2])

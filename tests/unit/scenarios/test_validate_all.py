@@ -170,7 +170,7 @@ def test_params_text_shows_types_defaults_and_base_scan_knobs():
     text = params_text()
     for path in PARAMS:
         assert f"  {path}: " in text
-    assert "tumors.if_no_place: str; default overlap; allowed overlap, error, skip" in text
+    assert "tumors.if_no_place: str; default skip; allowed skip, overlap, error" in text
     knobs = {r.path.split(".", 1)[1]: r for r in base_scan_parameters() if "phantom" in r.path}
     assert set(knobs) == {"count", "first_seed", "shape", "spacing", "noise_std", "liver_volume_ml"}
     assert knobs["first_seed"].allowed == ">= 0" and "apart" in knobs["first_seed"].doc

@@ -72,7 +72,7 @@ def test_skip_leaves_unplaceable_tumors_out(small_scan):
         SizeClass("huge", (60, 60), (1, 1), (1, 1)),
     )
     cfg = TumorConfig(sizes=sizes, if_no_place="skip")
-    with pytest.warns(UserWarning, match="skipped.*'small'.*radius 60.0 mm"):
+    with pytest.warns(UserWarning, match="'small': 1 of 2 tumors placed; left out.*radius 60.0 mm"):
         records = sample(small_scan, cfg, 0)
     assert [r.size_class for r in records] == ["medium"] and records[0].index == 0
 
