@@ -34,8 +34,9 @@ class CaseSource:
                 f"{self.run.root}: case {case_id!r} is not in scenario {scenario!r} as stored "
                 "in manifest.json"
             )
-        # read the cache, never write it: a report leaves the run folder as it was
-        cache = CaseCache(self.run.root / "cache")
+        # the cache the run used (shared between runs by default); read it, never write it:
+        # a report leaves the run folder and the cache as they were
+        cache = CaseCache(RunStore(self.run.root).cache_dir)
         return cached_case(plan.scenario, spec, cache, write=False)[0]
 
     def prediction(self, scenario: str, model: str, case_id: str) -> np.ndarray | None:

@@ -166,3 +166,31 @@ def test_a_report_process_never_imports_model_code(run_dir, tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "r" / "figures" / "offline-montage.png").exists()
+
+
+def test_report_reads_cases_from_the_cache_the_run_used(tmp_path, monkeypatch):
+    """A run with a shared cache outside its folder: the report's montage cases come from
+    that cache (named in the manifest), not built again, and nothing lands in RUNDIR/cache."""
+    from robustbench_liver.runs.runner import RunOptions
+    from robustbench_liver.scenarios import testset
+
+    (tmp_path / "offline.yaml").write_text(SCENARIO)
+    shared = tmp_path / "shared-cache"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ToleranceBelowSpacingWarning)
+        run(
+            [load_scenario(tmp_path / "offline.yaml")],
+            ["hu-threshold"],
+            tmp_path / "run",
+            RunOptions(cache_dir=str(shared)),
+        )
+    assert any(shared.iterdir()) and not (tmp_path / "run" / "cache").exists()
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("the report built a case the run had cached")
+
+    monkeypatch.setattr(testset, "build_case", no_building)
+    data = load_run(tmp_path / "run")
+    case_id = str(data.cases["case_id"].iloc[0])
+    case = CaseSource(data).case(str(data.cases["scenario"].iloc[0]), case_id)
+    assert case.case_id == case_id
