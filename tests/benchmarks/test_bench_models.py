@@ -8,14 +8,21 @@ the same run: one forward pass of the same network on a 96^3 patch.
 
 from __future__ import annotations
 
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import torch
 
+from robustbench_liver.inference import resample, upsampled_argmax
 from robustbench_liver.models import get_model
 from robustbench_liver.sources.phantom import make_phantom
 from robustbench_liver.synthesis import synthesize
 
+PHANTOM = (256, 224, 96)
 UNET_TARGET_S = 5.0
 THRESHOLD_TARGET_S = 2.0
 
@@ -67,3 +74,53 @@ def test_reference_one_forward_pass_96(benchmark, unet):
             return unet.network(patch)
 
     benchmark.pedantic(forward, rounds=5, iterations=1, warmup_rounds=1)
+
+
+@pytest.fixture(scope="module")
+def class_probs() -> torch.Tensor:
+    """Softmax of 3-class logits on the model's grid of a default phantom case (2.5 mm)."""
+    logits = torch.randn(3, 154, 134, 96, generator=torch.Generator().manual_seed(0))
+    return torch.softmax(logits, dim=0)
+
+
+def full_argmax(probs: torch.Tensor, shape: tuple[int, int, int]) -> np.ndarray:
+    """The path before issue 17: upsample every class, then argmax over the stack."""
+    return resample(probs, shape).argmax(dim=0).numpy()
+
+
+@pytest.mark.benchmark(group="class decision 3x256x224x96")
+def test_class_decision_full_argmax(benchmark, class_probs):
+    with torch_threads(1):
+        benchmark.pedantic(
+            full_argmax, args=(class_probs, PHANTOM), rounds=3, iterations=1, warmup_rounds=1
+        )
+
+
+@pytest.mark.benchmark(group="class decision 3x256x224x96")
+def test_class_decision_pairwise(benchmark, median_seconds, class_probs):
+    with torch_threads(1):
+        ours = benchmark.pedantic(
+            upsampled_argmax, args=(class_probs, PHANTOM), rounds=3, iterations=1, warmup_rounds=1
+        )
+        assert np.array_equal(ours, full_argmax(class_probs, PHANTOM))  # identical labels
+        if not median_seconds(benchmark):
+            pytest.skip("benchmarking disabled: labels checked, speed not measured")
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            full_argmax(class_probs, PHANTOM)
+            times.append(time.perf_counter() - start)
+    speedup = statistics.median(times) / median_seconds(benchmark)
+    benchmark.extra_info["speedup_vs_full_argmax"] = round(speedup, 1)
+    assert speedup >= 2.0, f"only {speedup:.1f}x faster than the full argmax"
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """One thread, as each worker of a 2-worker run on a 2-core machine has."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

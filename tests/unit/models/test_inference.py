@@ -18,6 +18,7 @@ from robustbench_liver.inference import (
     resample,
     segment,
     to_output,
+    upsampled_argmax,
 )
 
 
@@ -143,3 +144,13 @@ def test_small_tumor_components_become_liver():
     out = drop_small_tumors(labels, (1.0, 1.0, 1.0), 50.0)
     assert (out[2:4, 2:4, 2:4] == 1).all() and (out[10:16, 10:16, 10:16] == 2).all()
     assert labels[2, 2, 2] == 2  # the input is left alone
+
+
+def test_class_decision_equals_the_argmax_of_the_upsampled_stack():
+    probs = torch.softmax(torch.randn(3, 9, 7, 5, generator=torch.Generator().manual_seed(1)), 0)
+    probs[:, :2] = 1.0 / 3.0  # exact ties: the first class wins, as with argmax
+    for shape in [(9, 7, 5), (20, 15, 11), (5, 4, 3)]:
+        expected = resample(probs, shape).argmax(dim=0).numpy()
+        got = upsampled_argmax(probs, shape)
+        assert got.dtype == np.uint8 and np.array_equal(got, expected)
+    assert (upsampled_argmax(probs, (9, 7, 5))[:2] == 0).all()
