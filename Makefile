@@ -43,7 +43,7 @@ chromium:
 		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)
 
 slow: $(STAMP) chromium
-	$(PY) -m pytest -m slow -q tests/unit tests/integration tests/browser
+	$(PY) -m pytest -m slow -q tests/unit tests/integration tests/adversarial tests/browser
 
 # Example reports of the shipped baselines (exit code 3 = some cases failed: still report).
 REPORT_MODELS := --model hu-threshold --model unet-synth

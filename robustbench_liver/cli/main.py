@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "robustbench_liver.cli.leaderboard",
     "robustbench_liver.cli.models",
     "robustbench_liver.cli.train",
+    "robustbench_liver.cli.turing",
 )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from robustbench_liver.cli.main import main
+from robustbench_liver.report import load_run
 from robustbench_liver.runs.runner import RunOptions, run
 from robustbench_liver.scenarios import load_scenario
 
@@ -70,7 +71,11 @@ def test_lesion_sensitivity_is_compared_by_case_share(run_dir, capsys):
     assert len(rows) == 3 and all(r[2] == "lesion_sensitivity" for r in rows)
     assert [r[1] for r in rows] == SWEEP
     # the crashing model found no lesion: the oracle's whole share is the difference
-    assert all(r[4] == "1.00" for r in rows)
+    lesions = load_run(run_dir).lesions
+    oracle = lesions[lesions["model"] == "oracle-ish"]
+    shares = oracle.groupby("condition")["detected"].mean()
+    assert [r[4] for r in rows] == [f"{shares[c]:.2f}" for c in SWEEP], out
+    assert shares["c-dark"] == 1.0
 
 
 def test_conditions_follow_the_sweep_not_the_alphabet(run_dir, capsys):

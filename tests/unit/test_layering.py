@@ -34,6 +34,8 @@ ALLOWED: dict[str, set[str] | None] = {
     "runs": BASE
     | {"io", "sources", "synthesis", "scenarios", "models", "inference", "metrics", "stats"},
     "report": BASE | {"stats", "display", "runs", "scenarios", "metrics"},
+    "fidelity": BASE | {"io", "sources", "synthesis", "scenarios", "stats", "display"},
+    "turing": BASE | {"io", "sources", "synthesis", "scenarios", "display"},
     "cli": None,  # the command line may use everything
 }
 # third-party packages a part must never import (stats and report stay light and model-free)
@@ -46,6 +48,8 @@ FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
     "stats": {"torch", "monai"},
     "scenarios": {"torch", "monai"},
     "report": {"torch", "monai"},
+    "fidelity": {"torch", "monai"},
+    "turing": {"torch", "monai"},
 }
 
 
