@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "robustbench_liver.cli.models",
     "robustbench_liver.cli.train",
     "robustbench_liver.cli.turing",
+    "robustbench_liver.cli.fidelity",
 )
 
 
