@@ -51,6 +51,7 @@ class SynthesisError(RobustBenchError):
 def did_you_mean(name: str, known: Iterable[str], what: str = "name", listing: bool = True) -> str:
     """A message for an unknown `name`: the closest known ones, then (if `listing`) all."""
     options = sorted(known)
+    name = str(name)  # YAML may hand over a number or a boolean where a name belongs
     close = difflib.get_close_matches(name, options, n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     if not listing:

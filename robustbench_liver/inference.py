@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from robustbench_liver.errors import ModelError
+
+if TYPE_CHECKING:  # torch is imported where it is used: cards and liver boxes need none of it
+    import torch
 
 PAPER_HU_WINDOW: tuple[float, float] = (-21.0, 189.0)
 """The training window of Hu et al. (CVPR 2023)."""
@@ -26,7 +27,7 @@ Output = Literal["labels", "probability"]
 CLASS_LABELS = {"background": 0, "liver": 1, "tumor": 2}
 """Label value written for each named network output channel."""
 
-Predictor = Callable[[torch.Tensor], torch.Tensor]
+Predictor = Callable[["torch.Tensor"], "torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class InferenceSettings:
 
 def choose_device(preference: str = "auto") -> torch.device:
     """CUDA when available (for "auto"), else CPU; an explicit name is taken as given."""
+    import torch
+
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -118,6 +121,8 @@ def model_grid_shape(
 
 def resample(volume: torch.Tensor, size: Sequence[int], mode: str = "trilinear") -> torch.Tensor:
     """Resample a (X, Y, Z) or (C, X, Y, Z) tensor to `size` (trilinear or nearest)."""
+    import torch.nn.functional as F
+
     size = tuple(int(n) for n in size)
     if tuple(volume.shape[-3:]) == size:
         return volume
@@ -149,6 +154,8 @@ def prepare_image(
 ) -> torch.Tensor:
     """HU volume (X, Y, Z) -> normalised float tensor on the model's grid (training uses
     this too, so patches look exactly as they do at inference)."""
+    import torch
+
     x = torch.from_numpy(_writable(np.ascontiguousarray(image_hu, dtype=np.float32)))
     x = resample(x, model_grid_shape(x.shape, spacing, settings.spacing_mm))
     return normalize_hu(x, settings.hu_window, settings.normalize)
@@ -158,6 +165,8 @@ def prepare_labels(
     label: np.ndarray, spacing: Sequence[float], settings: InferenceSettings
 ) -> torch.Tensor:
     """A 0/1/2 label map on the model's grid (nearest neighbour), as int64."""
+    import torch
+
     y = torch.from_numpy(_writable(np.ascontiguousarray(label))).to(torch.uint8)
     size = model_grid_shape(y.shape, spacing, settings.spacing_mm)
     return resample(y.float(), size, mode="nearest").round().to(torch.int64)
@@ -188,6 +197,7 @@ def sliding_window(
 ) -> torch.Tensor:
     """Logits (C, X, Y, Z) of a normalised (X, Y, Z) volume, by MONAI's sliding window with
     Gaussian blending (patches on `device`, the stitched result on the CPU)."""
+    import torch
     from monai.inferers import sliding_window_inference
 
     with torch.inference_mode():
@@ -209,6 +219,8 @@ def to_output(
 ) -> np.ndarray:
     """Logits (C, x, y, z) on the model's grid -> a map of `shape`: uint8 labels via the
     argmax of the upsampled probabilities, or the float32 tumor probability."""
+    import torch
+
     if logits.shape[0] != len(settings.classes):
         raise ModelError(
             f"the network gave {logits.shape[0]} output channels, the card names "
@@ -238,6 +250,8 @@ def upsampled_argmax(probs: torch.Tensor, shape: Sequence[int]) -> np.ndarray:
     compared with the best so far: half the memory, and 4-5x faster at one thread
     (tests/benchmarks/test_bench_models.py).
     """
+    import torch
+
     best = resample(probs[0], shape).contiguous()
     index = torch.zeros(best.shape, dtype=torch.uint8)
     for c in range(1, probs.shape[0]):

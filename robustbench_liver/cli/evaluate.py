@@ -209,13 +209,48 @@ def read_test_set(gt: Path) -> pd.DataFrame:
 
 
 def _load(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
-    import nibabel as nib
     import numpy as np
 
-    image = nib.load(str(path))
-    data = np.asanyarray(image.dataobj)  # type: ignore[attr-defined]
-    zooms = tuple(float(z) for z in image.header.get_zooms()[:3])  # type: ignore[attr-defined]
-    return data, np.asarray(image.affine, dtype=np.float64), zooms  # type: ignore[attr-defined, return-value]
+    from robustbench_liver.io.volume import open_nifti
+
+    image = open_nifti(path)  # the header checked (size, spacing) before the voxels are read
+    data = np.asanyarray(image.dataobj)
+    zooms = tuple(float(z) for z in image.header.get_zooms()[:3])
+    return data, np.asarray(image.affine, dtype=np.float64), zooms  # type: ignore[return-value]
+
+
+def refuse_ground_truth_links(pred: Path, gt: Path, case_ids: Sequence[str]) -> None:
+    """Refuse predictions that are the ground truth: a prediction folder inside labelsTs/,
+    or prediction files that are symlinks (or hard links) to label files. Each would score
+    as a perfect model. Real paths are compared, so links through other folders count."""
+    import os
+
+    from robustbench_liver.errors import DataError
+
+    labels = (gt / "labelsTs").resolve()
+    if pred.resolve().is_relative_to(labels):
+        raise DataError(
+            f"the prediction folder is the ground truth's {labels} (or inside it)",
+            path=pred,
+            hint="--pred is the folder the model wrote its outputs to",
+        )
+    linked = []
+    for case_id in case_ids:
+        path = pred / f"{case_id}{SUFFIX}"
+        if not path.exists():
+            continue
+        real = path.resolve()
+        label = gt / "labelsTs" / f"{case_id}{SUFFIX}"
+        if real.is_relative_to(labels) or (label.exists() and os.path.samefile(path, label)):
+            linked.append(f"{path.name} -> {real}")
+    if linked:
+        more = f" and {len(linked) - 3} more" if len(linked) > 3 else ""
+        raise DataError(
+            f"{len(linked)} prediction(s) are links to the ground truth's label files, so they "
+            f"would score as perfect: {', '.join(linked[:3])}{more}",
+            path=pred,
+            hint="predictions must be files the model wrote; nothing was scored",
+        )
 
 
 def _hint_for_missing(case_id: str, pred: Path) -> str:
@@ -272,8 +307,9 @@ def _score_one(
         score_case,
     )
 
-    # what nibabel raises for a file it cannot read (truncated gzip, bad header, not NIfTI)
-    unreadable = (ImageFileError, OSError, EOFError, ValueError, zlib.error)
+    # what nibabel raises for a file it cannot read (truncated gzip, bad header, not NIfTI),
+    # and the header checks of `open_nifti` (size past the budget, zero or NaN spacing)
+    unreadable = (ImageFileError, OSError, EOFError, ValueError, zlib.error, DataError)
     case_id = str(record["case_id"])
     extra = {k: v for k, v in record.items() if k != "case_id"}
 
@@ -360,6 +396,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix != ".parquet":
         raise DataError("--out must end in .parquet", path=args.out)
     cases = read_test_set(args.gt)
+    refuse_ground_truth_links(args.pred, args.gt, list(cases["case_id"]))
     survey: list[LabelCounts] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ToleranceBelowSpacingWarning)

@@ -21,7 +21,9 @@ same scenario version and cases in two run folders is refused. Rows marked seen_
 counting them; --include-seen keeps them.
 
 --verify writes nothing: it checks board/leaderboard.json against the schema and recomputes
-every number from the runs' rows with the board's own settings; exit code 1 on any mismatch.
+every number from the runs' rows with the board's own settings, and checks each run folder's
+part files against its parts.sha256 and its tables (an edited or missing part is named);
+exit code 1 on any mismatch.
 The row digests cover results and case identity, not timings, error texts or paths, so an
 honest re-run of the same scenario in another folder or on another machine verifies.
 """

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from robustbench_liver.cli import add_data_root, add_limit
+from robustbench_liver.cli.validate import add_max_conditions
 
 EXAMPLE = """\
 examples:
@@ -17,6 +18,10 @@ examples:
       --executor dask --dask-address tcp://10.0.0.5:8786
 
 Killed or interrupted? Run the same command again: finished (model, case) pairs are kept.
+Failed rows are kept too (a failure is a result); add --retry-failed to run them again.
+A run folder holds one version of each scenario on one set of data (the base scans'
+content, wherever they are) and one version of each model: a rerun that would mix them is
+refused, and names what changed.
 Synthesized cases go to a cache shared by all runs (--cache DIR to choose it; prune it with
 `robustbench-liver cache --prune`), so the run folder stays small.
 Another model later? Run again with it: its rows join the same folder.
@@ -46,11 +51,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--executor", choices=("local", "dask"), default="local")
     parser.add_argument("--dask-address", help="tcp://HOST:PORT of a Dask scheduler")
     add_limit(parser)
-    parser.add_argument("--timeout", type=float, help="seconds per prediction")
+    add_max_conditions(parser)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds per prediction; a model past it is killed and fails that case",
+    )
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads per worker (default 1)"
     )
     parser.add_argument("--batch", type=int, default=1, help="cases per unit of work")
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run again the (model, case) pairs whose rows failed (any status but ok: model "
+        "errors, timeouts, cases that could not be synthesized); finished rows are kept",
+    )
     parser.add_argument(
         "--cache",
         type=Path,
@@ -70,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from robustbench_liver.scenarios import load_scenario
     from robustbench_liver.scenarios.cache import default_root
 
-    scenarios = [load_scenario(p) for p in args.scenarios]
+    scenarios = [load_scenario(p, max_conditions=args.max_conditions) for p in args.scenarios]
     options = RunOptions(
         workers=args.workers,
         executor=args.executor,
@@ -81,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         data_root=None if args.data_root is None else str(args.data_root),
         cache_dir=str(args.cache or default_root()),
+        retry_failed=args.retry_failed,
     )
     progress = RunProgress()  # stderr: the plan at once, then a bar or sparse lines
     try:
@@ -91,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
     table = wide(summarize(summary.cases, summary.lesions), sweeps)
     if not table.empty:
         print(table.to_string(index=False))
+    if summary.retried:
+        statuses = ", ".join(f"{k}: {n}" for k, n in summary.retried.items())
+        print(f"\n{sum(summary.retried.values())} failed rows retried ({statuses})", end="")
     print(
         f"\n{summary.total} (model, case) pairs: {summary.skipped} already done, "
         f"{summary.done} run, {len(summary.failed)} failed -> {args.out}"

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 EXAMPLE = """\
 examples:
   robustbench-liver validate scenarios/*.yaml
+  robustbench-liver validate scenarios/real_scans.yaml --data-root ~/data
+                                                # also checks each base scan's headers
   robustbench-liver validate --params          # every parameter a sweep can set
   robustbench-liver validate --design scenarios/size.yaml --models 2
                                                 # base scans, controls, CI widths, p floors
@@ -50,12 +52,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="with --design: models in the report; p-values are adjusted over all (default 1)",
     )
-    add_data_root(parser)
+    add_max_conditions(parser)
+    add_data_root(parser, "folder that file sources are read from; given, each base scan's "
+                  "headers are checked (size, spacing)")  # fmt: skip
     parser.set_defaults(func=run)
+
+
+def add_max_conditions(parser: argparse.ArgumentParser) -> None:
+    """--max-conditions N: the cap on a sweep's size (shared by validate and run)."""
+    from robustbench_liver.scenarios.load import MAX_CONDITIONS
+
+    parser.add_argument(
+        "--max-conditions",
+        type=int,
+        default=MAX_CONDITIONS,
+        metavar="N",
+        help=f"refuse sweeps of more conditions (default {MAX_CONDITIONS}); counted from the "
+        "axes' levels before any is built",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from robustbench_liver.scenarios import load_scenario
+    from robustbench_liver.scenarios.inputs import check_inputs
 
     if args.params:
         print(params_text())
@@ -64,10 +83,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.scenarios:
         print("error: name at least one scenario file", file=sys.stderr)
         return 2
+    if args.max_conditions < 1:
+        raise RobustBenchError(f"--max-conditions must be at least 1, got {args.max_conditions}")
     failed = 0
     for path in args.scenarios:
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(path, max_conditions=args.max_conditions)
+            files = any(s.source != "phantom" for s in scenario.spec.base_scans)
+            checked = len(check_inputs(scenario, args.data_root)) if files and args.data_root else 0
         except RobustBenchError as err:
             failed += 1
             print(f"INVALID {err}", file=sys.stderr)
@@ -82,9 +105,16 @@ def run(args: argparse.Namespace) -> int:
             print(text + ("\n" if len(args.scenarios) > 1 else ""))
             continue
         n = len(scenario.conditions)
+        scans = (
+            f", {checked} base scan(s) with their headers checked"
+            if checked
+            else ", base scan files not checked (pass --data-root)"
+            if files
+            else ""
+        )
         print(
             f"ok {path}: {scenario.name} v{scenario.spec.version}, {n} condition(s), "
-            f"reference {scenario.reference}, hash {scenario.hash[:12]}"
+            f"reference {scenario.reference}, hash {scenario.hash[:12]}{scans}"
         )
     return 1 if failed else 0
 

@@ -88,6 +88,8 @@ MODEL_FAILURES = frozenset(
     {
         "model_error",
         "timeout",
+        "crashed",
+        "exited",
         "misshapen",
         "non_finite",
         "invalid_values",
@@ -100,9 +102,12 @@ MODEL_FAILURES = frozenset(
 )
 """Statuses that are the model's failure: by default they count as a miss (DSC = NSD = 0,
 no lesion found) on a tumor case and as a false positive on a control."""
-BENCH_FAILURES = frozenset({"synthesis_error", "bad_ground_truth", "extra"})
-"""Statuses that are not the model's doing (no case to predict): left out of every score
-and listed in the report."""
+BENCH_FAILURES = frozenset(
+    {"synthesis_error", "bad_ground_truth", "extra", "bench_error", "no_row"}
+)
+"""Statuses that are not the model's doing (no case to predict, the bench itself failed, or a
+pair the run asked for ended without a row): left out of every score and listed in the
+report."""
 
 FAILURE_POLICIES = ("count", "exclude")
 """count: failures scored as above (the default, and what leaderboards rank by);

@@ -7,8 +7,10 @@ tool is run once per batch, as an argument list and never through a shell; it mu
 OUT/<case_id>.nii.gz of the same shape. A missing, unreadable, misshapen or non-finite
 output fails that case only. A non-zero exit fails the batch; with `isolate_failures` each
 case is then run alone so only the culprits fail. A timeout kills the tool's process group
-and fails the batch. Every failure carries the last lines of the tool's stderr and the
-command as it ran.
+and fails the batch; so does the end of the call, for helpers the tool left running. Its
+output goes to files, not pipes, so no wait outlasts the timeout, and (on Linux) the tool
+dies with the process that started it. Every failure carries the last lines of the tool's
+stderr and the command as it ran.
 
 Spec (YAML):
 
@@ -28,6 +30,7 @@ path (`./predict.sh`, `bin/tool`). A bare program name is looked up on PATH.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shlex
@@ -36,9 +39,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
@@ -159,29 +163,28 @@ class CommandModel(SegmentationModel):
             return {item.case_id: self._read(item, out_dir, call) for item in batch}
 
     def _call(self, in_dir: Path, out_dir: Path) -> Call:
-        """Run the tool once, in the spec file's folder."""
+        """Run the tool once, in the spec file's folder. Its output goes to files, not
+        pipes: a helper it leaves behind holding them cannot make us wait."""
         argv = [self.program] + [self._fill(a, in_dir, out_dir) for a in self.argv[1:]]
         command = _shorten(shlex.join(argv), COMMAND_CHARS)
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**os.environ, **self.env},
-            cwd=self.spec_dir,  # relative paths in argv and env: relative to the spec file
-            start_new_session=True,  # its own process group: a timeout ends all of it
-        )
-        try:
-            out, err = proc.communicate(timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = proc.communicate()
-            return Call("timeout", _tail(err or out), command)
-        except BaseException:  # e.g. the runner's own deadline or Ctrl-C: leave no orphans
-            _kill_group(proc)
-            proc.wait()
-            raise
-        return Call(proc.returncode, _tail(err or out), command)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env={**os.environ, **self.env},
+                cwd=self.spec_dir,  # relative paths in argv and env: relative to the spec file
+                start_new_session=True,  # its own process group: a timeout ends all of it
+                preexec_fn=_die_with_parent,  # and it ends if we are killed
+            )
+            try:
+                status: int | str = _wait(proc, self.timeout_s)
+            except BaseException:  # e.g. Ctrl-C: leave no orphans
+                _end(proc)
+                raise
+            _end(proc)  # the tool and whatever it left running in its group
+            return Call(status, _tail(_end_of(err) or _end_of(out)), command)
 
     def _read(self, item: BatchItem, out_dir: Path, call: Call) -> np.ndarray | Exception:
         path = next(
@@ -271,11 +274,57 @@ def _resolve_program(program: str, spec_dir: Path, where: str) -> str:
     return found
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> int | str:
+    """The tool's exit status, or "timeout". Where the system allows, the tool is left
+    unreaped (a zombie), so that its process group id stays its own until `_end`."""
+    if not hasattr(os, "waitid"):
+        try:
+            return proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return "timeout"
+    end = time.monotonic() + timeout_s
+    pause = 0.001
+    while True:
+        try:
+            done = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped elsewhere
+            return proc.wait()
+        if done is not None:  # exit code, or minus the signal that ended it (as Popen)
+            return done.si_status if done.si_code == os.CLD_EXITED else -done.si_status
+        if time.monotonic() > end:
+            return "timeout"
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the tool's process group (the tool, if still running, and any helper it left in
+    it), then reap the tool; never waits long."""
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group we created for this call only
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the group we created for this call only
-    except ProcessLookupError:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # stuck in the kernel: let it go
         pass
+
+
+def _die_with_parent() -> None:
+    """In the tool's process, before it starts (Linux): SIGKILL when its parent dies, so a
+    model's process killed by the runner takes its tool along."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+def _end_of(file: IO[bytes], size: int = 64 * 1024) -> bytes:
+    """The last `size` bytes written to `file`."""
+    length = os.fstat(file.fileno()).st_size
+    return os.pread(file.fileno(), size, max(0, length - size))
 
 
 def _tail(data: bytes) -> str:

@@ -92,9 +92,46 @@ def _walk(blocks: list[Block] | tuple[Block, ...]) -> list[Block]:
     return out
 
 
+# A code span as CommonMark reads it when its backticks are single: not escaped (`\``), not
+# part of a longer run. Text inside is shown as written, so it is left alone; anything this
+# does not recognise is escaped, which at worst shows an entity inside code.
+_CODE_SPAN = re.compile(r"(?<![`\\])`[^`]+`(?!`)")
+# What makes Markdown emit HTML: a '<' that opens a tag, comment, declaration or autolink,
+# and an '&' that starts a character reference.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
+def md_escape(text: str, inline: bool = True) -> str:
+    """Untrusted text (model names, descriptions, error messages) made safe for Markdown:
+    outside code spans, '<' that would open an HTML tag becomes '&lt;' and '&' that would
+    start an entity '&amp;', so no page shows a writer's HTML; `inline` text (headings, list
+    items, table cells, captions) also loses its line breaks, which would start new blocks.
+    Pipes are the table's business (`_md_table`). Plain text such as 'p < 0.05' is kept."""
+    if inline:
+        text = " ".join(text.splitlines())
+    out, last = [], 0
+    for m in _CODE_SPAN.finditer(text):
+        out += [_escape_html(text[last : m.start()]), m.group(0)]
+        last = m.end()
+    out.append(_escape_html(text[last:]))
+    return "".join(out)
+
+
+def _escape_html(text: str) -> str:
+    return _TAG_OPEN.sub("&lt;", _ENTITY.sub("&amp;", text))
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in `text`, so none can close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def render_markdown(doc: Document, figure_dir: str = "figures") -> str:
-    """GitHub-flavoured Markdown; figures are linked as `figure_dir/<name>`."""
-    lines = [f"# {doc.title}", ""]
+    """GitHub-flavoured Markdown; figures are linked as `figure_dir/<name>`. Every text is
+    passed through `md_escape`, so text from run folders cannot put HTML in the page."""
+    lines = [f"# {md_escape(doc.title)}", ""]
     lines += _md_blocks(doc.blocks, figure_dir)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -103,33 +140,35 @@ def _md_blocks(blocks: tuple[Block, ...] | list[Block], figure_dir: str) -> list
     lines: list[str] = []
     for block in blocks:
         if isinstance(block, Heading):
-            lines += ["#" * min(6, block.level) + " " + block.text, ""]
+            lines += ["#" * min(6, block.level) + " " + md_escape(block.text), ""]
         elif isinstance(block, Paragraph):
-            lines += [block.text, ""]
+            lines += [md_escape(block.text, inline=False), ""]
         elif isinstance(block, Bullets):
-            lines += [f"- {item}" for item in block.items] + [""]
+            lines += [f"- {md_escape(item)}" for item in block.items] + [""]
         elif isinstance(block, Table):
             lines += _md_table(block)
         elif isinstance(block, Figure):
-            lines += [f"![{block.alt}]({figure_dir}/{block.name})", ""]
+            # CommonMark shows alt text as plain text (HTML escaped); brackets could end it
+            alt = " ".join(block.alt.splitlines()).replace("[", "\\[").replace("]", "\\]")
+            lines += [f"![{alt}]({figure_dir}/{block.name})", ""]
             if block.caption:
-                lines += [f"*{block.caption}*", ""]
+                lines += [f"*{md_escape(block.caption)}*", ""]
         elif isinstance(block, Code):
-            fence = "````" if "```" in block.text else "```"
+            fence = _fence(block.text)
             lines += [fence + block.language, block.text.rstrip("\n"), fence, ""]
         elif isinstance(block, Details):
-            lines += [f"**{block.summary}**", ""]
+            lines += [f"**{md_escape(block.summary)}**", ""]
             lines += _md_blocks(block.blocks, figure_dir)
     return lines
 
 
 def _md_table(table: Table) -> list[str]:
     def esc(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+        return md_escape(text).replace("|", "\\|")
 
     lines = []
     if table.caption:
-        lines += [f"*{table.caption}*", ""]
+        lines += [f"*{md_escape(table.caption)}*", ""]
     if not table.rows:
         return [*lines, "(none)", ""]
     lines.append("| " + " | ".join(esc(c) for c in table.columns) + " |")

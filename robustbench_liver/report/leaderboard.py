@@ -24,6 +24,7 @@ from robustbench_liver.report.paths import portable
 from robustbench_liver.report.rundata import RunData, ScenarioInfo, load_run, profiles
 from robustbench_liver.report.schema import SCHEMA_NAME, SCHEMA_VERSION, validate
 from robustbench_liver.report.tables import METRICS
+from robustbench_liver.runs.store import RunStore
 from robustbench_liver.runs.summary import model_failures, scores
 
 SEED = 0
@@ -422,8 +423,11 @@ def verify(document: dict[str, Any], runs: Sequence[RunData | str | Path]) -> li
     `runs` with the same statistics and the same choice on rows seen in training (empty when
     they agree; numbers agree within 1e-9). Where the runs were made is not compared: run
     folder names, --limit, the notes (which name the runs) and the writing package version;
-    the row digests cover results and case identity, not timings or paths (report.digest)."""
-    found = _collect([r if isinstance(r, RunData) else load_run(r) for r in runs])
+    the row digests cover results and case identity, not timings or paths (report.digest).
+    Each run folder's part files are checked too, against its parts.sha256 and its tables
+    (`RunStore.audit`): an edited part is named even before the tables are rebuilt."""
+    loaded = [r if isinstance(r, RunData) else load_run(r) for r in runs]
+    found = _collect(loaded)
     boards = {_board_key(b): b for b in document["boards"]}
     again = _document(
         found,
@@ -432,7 +436,7 @@ def verify(document: dict[str, Any], runs: Sequence[RunData | str | Path]) -> li
     )
     split = _split({*boards, *found})
     stated, recomputed = _keyed(document, split), _keyed(again, split)
-    changed = _moved(boards, found, split)
+    changed = _audit(loaded) + _moved(boards, found, split)
     for board, entries in stated["boards"].items():
         for model, e in entries["entries"].items():
             other = recomputed["boards"].get(board, {}).get("entries", {}).get(model)
@@ -442,6 +446,15 @@ def verify(document: dict[str, Any], runs: Sequence[RunData | str | Path]) -> li
                     "this leaderboard was built from (digest mismatch); rebuild it"
                 )
     return changed + _compare(stated, recomputed, "leaderboard")
+
+
+def _audit(runs: list[RunData]) -> list[str]:
+    """Where each run folder's part files, parts.sha256 and tables disagree."""
+    return [
+        f"run folder {root}: {problem}"
+        for root in dict.fromkeys(data.root for data in runs)
+        for problem in RunStore(root).audit()
+    ]
 
 
 def _board_key(board: dict[str, Any]) -> BoardKey:

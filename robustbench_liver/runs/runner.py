@@ -16,8 +16,17 @@ import pandas as pd
 from robustbench_liver import __version__
 from robustbench_liver.errors import ModelError, RobustBenchError
 from robustbench_liver.metrics import ToleranceBelowSpacingWarning
+from robustbench_liver.runs.binding import (
+    check_data,
+    check_folders,
+    check_models,
+    check_scenarios,
+    manifest_fields,
+    scan_data,
+)
 from robustbench_liver.runs.executors import executor
-from robustbench_liver.runs.store import FORMAT, RunStore
+from robustbench_liver.runs.roster import preload
+from robustbench_liver.runs.store import FORMAT, Pair, RunStore
 from robustbench_liver.runs.work import Unit, load_model, model_name
 from robustbench_liver.scenarios import Plan, Scenario, base_scans, make_plan
 from robustbench_liver.scenarios.cache import CaseCache, estimate_case_bytes
@@ -40,6 +49,9 @@ class RunOptions:
     cache_dir: str | None = None
     """The case cache; None: RUNDIR/cache. The CLI passes the cache shared between runs
     (`scenarios.cache.default_root`) unless told otherwise."""
+    retry_failed: bool = False
+    """Run again the pairs whose rows failed (any status but ok: a model's failures and the
+    bench's, such as a case that could not be synthesized); finished ok rows are kept."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,8 @@ class RunSummary:
     skipped: int = 0
     done: int = 0
     failed: list[dict[str, Any]] = field(default_factory=list)
+    retried: dict[str, int] = field(default_factory=dict)
+    """Failed rows removed to run again (--retry-failed), by status."""
     cases: pd.DataFrame | None = None
     lesions: pd.DataFrame | None = None
 
@@ -102,6 +116,8 @@ def run(
     """
     if not models:
         raise RobustBenchError("name at least one model (--model NAME_OR_PATH)")
+    models = list(dict.fromkeys(models))  # the same --model twice is one model
+    preload(models)  # each in its own process, side by side; one error names every bad one
     names = _check_models(models)  # before any synthesis: a model that is none ends the run
     store = RunStore(out)
     plans = [
@@ -109,9 +125,13 @@ def run(
     ]
     for plan in plans:
         _warn_coarse_spacing(plan)
+    folders, data = _bind(store, plans, names)  # refuse to mix rows before any work
     cache_dir = cache_location(options, store.root)
     summary = RunSummary()
+    if options.retry_failed:
+        summary.retried = _drop_failed(store, plans, models, names)
     units: list[Unit] = []
+    to_write: list[Pair] = []
     for plan in plans:
         pending: list[tuple[Any, tuple[str, ...]]] = []
         for case in plan.cases:
@@ -120,6 +140,7 @@ def run(
             )
             summary.total += len(models)
             summary.skipped += len(models) - len(todo)
+            to_write += [(plan.scenario.name, names[m], case.case_id) for m in todo]
             if todo:
                 pending.append((case, todo))
         # one base scan after another: a worker keeps only the last few scans it loaded
@@ -138,9 +159,11 @@ def run(
                         options.threads,
                     )
                 )
+    store.forget(to_write)  # their parts are written anew, not edited
     if progress:
         progress.planned(_announce(plans, models, summary, units, cache_dir))
-    _update_manifest(store, plans, models, options, cache_dir)  # reads file scans: after it
+    # reads the file scans of new scenarios: after the announcement
+    _update_manifest(store, plans, models, options, cache_dir, folders, data)
     for results in executor(options.executor, options.workers, options.dask_address)(units):
         for result in results:
             summary.done += 1
@@ -150,7 +173,7 @@ def run(
     asked = {(p.scenario.name, names[m], c.case_id) for p in plans for c in p.cases for m in models}
     summary.failed = [
         f for f in _failures(summary.cases) if (f["scenario"], f["model"], f["case_id"]) in asked
-    ]
+    ] + _missing(summary.cases, asked)
     _record_seen_in_training(store, plans, summary.cases, asked)
     return summary
 
@@ -203,6 +226,53 @@ def _scan_shape_bytes(scan: Any) -> int | None:
     return None
 
 
+def _bind(
+    store: RunStore, plans: list[Plan], names: dict[str, str]
+) -> tuple[dict[str, dict[str, str]], dict[str, Any]]:
+    """Refuse a rerun that would mix rows in one run folder (runs.binding): folder names,
+    scenario hashes, model cards, edited parts, then the data (which may read the scans).
+    Returns the manifest's `folders` and the data of the scenarios it already holds."""
+    manifest = store.read_manifest() or {}
+    folders = check_folders(store.root, plans, names.values(), manifest)
+    check_scenarios(store.root, plans, manifest)
+    check_models(manifest, {names[spec]: _card(spec) for spec in names})
+    edited = store.edited_parts()
+    if edited:
+        listing = "\n  ".join(edited[:10]) + ("\n  ..." if len(edited) > 10 else "")
+        raise RobustBenchError(
+            f"{store.root}: {len(edited)} part file(s) changed after the run wrote them:\n  "
+            f"{listing}\nRestore them, or delete them to have those (model, case) pairs run "
+            "again."
+        )
+    return folders, check_data(store.root, plans, manifest)
+
+
+def _drop_failed(
+    store: RunStore, plans: list[Plan], models: Sequence[str], names: dict[str, str]
+) -> dict[str, int]:
+    """Remove this run's failed rows (status not ok) so that they run again; status -> count."""
+    failed: dict[Pair, str] = {}
+    for plan in plans:
+        for case in plan.cases:
+            for spec in models:
+                pair = (plan.scenario.name, names[spec], case.case_id)
+                status = store.status(*pair)
+                if status not in (None, "ok"):
+                    failed[pair] = str(status)
+    store.drop(failed)
+    counts: dict[str, int] = {}
+    for status in failed.values():
+        counts[status] = counts.get(status, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _card(spec: str) -> dict[str, Any]:
+    """The model's card as the manifest records it."""
+    model = load_model(spec)
+    to_dict = getattr(getattr(model, "card", None), "to_dict", None)
+    return to_dict() if callable(to_dict) else {"name": model_name(model, spec)}
+
+
 def _check_models(models: Sequence[str]) -> dict[str, str]:
     """Load each model once, here, and refuse what cannot load or is no model at all (a
     factory that returned None, say); spec -> the model's name. A model that loads but fails
@@ -221,6 +291,13 @@ def _check_models(models: Sequence[str]) -> dict[str, str]:
                 "optionally a `card` (robustbench_liver.models.ModelCard)."
             )
         names[spec] = model_name(model, spec)
+    shared = {n: [s for s in names if names[s] == n] for n in names.values()}
+    for name, specs in shared.items():
+        if len(specs) > 1:
+            raise ModelError(
+                f"--model {' and '.join(map(repr, specs))} are both named {name!r} (their "
+                "cards' `name`); their rows would share one place: give each its own name"
+            )
     return names
 
 
@@ -238,6 +315,17 @@ def _warn_coarse_spacing(plan: Plan) -> None:
                 stacklevel=3,
             )
             return
+
+
+def _missing(cases: pd.DataFrame, asked: set[Pair]) -> list[dict[str, Any]]:
+    """Pairs of this run without a row in the tables: failures too, never a quiet success."""
+    keys = ["scenario", "model", "case_id"]
+    present = set(cases[keys].itertuples(index=False, name=None)) if not cases.empty else set()
+    error = "no row was written for this (model, case); run the same command again"
+    return [
+        {**dict(zip(keys, pair, strict=True)), "status": "no_row", "error": error}
+        for pair in sorted(asked - present)
+    ]
 
 
 def _failures(cases: pd.DataFrame) -> list[dict[str, Any]]:
@@ -292,9 +380,15 @@ def _record_seen_in_training(
 
 
 def _update_manifest(
-    store: RunStore, plans: list[Plan], models: Sequence[str], options: RunOptions, cache: Path
+    store: RunStore,
+    plans: list[Plan],
+    models: Sequence[str],
+    options: RunOptions,
+    cache: Path,
+    folders: dict[str, dict[str, str]],
+    data: dict[str, Any],
 ) -> None:
-    """Record what is run; refuse to mix two versions of a scenario in one run folder."""
+    """Record what is run (after `_bind` refused what would mix)."""
     manifest = store.read_manifest() or {
         "format": FORMAT,
         "created": _now(),
@@ -304,11 +398,6 @@ def _update_manifest(
     for plan in plans:
         s = plan.scenario
         known = manifest["scenarios"].get(s.name)
-        if known is not None and known["hash"] != s.hash:
-            raise RobustBenchError(
-                f"{store.root} already holds scenario {s.name!r} with hash {known['hash'][:12]}; "
-                f"this file has {s.hash[:12]}. Use another --out, or bump its version."
-            )
         manifest["scenarios"][s.name] = {
             "hash": s.hash,
             "version": s.spec.version,
@@ -320,16 +409,14 @@ def _update_manifest(
             "limit": options.limit,
             "spec": s.spec.model_dump(mode="json"),
             "sources": s.sources,
-            "base_scan_digests": _file_digests(plan, known),
+            **manifest_fields(data.get(s.name) or scan_data(plan, known)),
         }
     for spec in models:
-        model = load_model(spec)
-        card = getattr(model, "card", None)
-        to_dict = getattr(card, "to_dict", None)
-        card_dict = to_dict() if callable(to_dict) else {"name": model_name(model, spec)}
-        manifest["models"][model_name(model, spec)] = {"spec": spec, "card": card_dict}
+        manifest["models"][model_name(load_model(spec), spec)] = {"spec": spec, "card": _card(spec)}
     manifest.update(
         {
+            "format": FORMAT,
+            "folders": folders,
             "package_version": __version__,
             "updated": _now(),
             "platform": _platform(),
@@ -346,29 +433,6 @@ def _relative_to(path: Path, root: Path) -> str:
         return path.relative_to(root.resolve()).as_posix()
     except ValueError:
         return str(path)
-
-
-def _file_digests(plan: Plan, known: dict[str, Any] | None) -> dict[str, str]:
-    """`image_digest` of each file-based base scan (one read each, once per run folder: a
-    resumed run reuses them), so the manifest says which images were used wherever the
-    files move. Phantoms are left out: their seed and options name them, and hashing one
-    means generating it again (about 1 s each)."""
-    from robustbench_liver.sources.refs import image_file_digest
-
-    previous = dict((known or {}).get("base_scan_digests") or {})
-    same_files = {s.get("id"): s for s in (known or {}).get("base_scans") or []}
-    out: dict[str, str] = {}
-    for ref in plan.scans:
-        if ref.kind != "file":
-            continue
-        if ref.id in previous and same_files.get(ref.id) == ref.describe():
-            out[ref.id] = previous[ref.id]
-            continue
-        try:
-            out[ref.id] = image_file_digest(dict(ref.args)["image_path"])
-        except RobustBenchError:  # unreadable: its cases fail with the reason
-            continue
-    return out
 
 
 def _now() -> str:

@@ -65,6 +65,7 @@ def tumor_config(mapping: dict[str, Any], name: str = "custom") -> TumorConfig:
     """TumorConfig from a scenario mapping: `level` preset, TumorConfig fields, and the
     size sugar (`radius_mm: [lo, hi]`, `count: [a, b]`) for a single size class."""
     data = dict(mapping)
+    _check_shapes(data)
     radius, count = data.pop("radius_mm", None), data.pop("count", None)
     if radius is not None or count is not None:
         base = TumorConfig.from_dict({"level": data.pop("level", "medium")}).sizes[0]
@@ -81,6 +82,31 @@ def tumor_config(mapping: dict[str, Any], name: str = "custom") -> TumorConfig:
         data.pop("sizes", None)
         data["sizes"] = (replace(size, elastic_sigma_mm=sigma),)
     return TumorConfig.from_dict(data)
+
+
+def _check_shapes(data: dict[str, Any]) -> None:
+    """Refuse list-valued fields given as something else, before TumorConfig iterates them
+    (which would end in "'int' object is not iterable")."""
+    sizes = data.get("sizes")
+    if sizes is not None and not (
+        isinstance(sizes, list | tuple) and all(isinstance(s, dict | SizeClass) for s in sizes)
+    ):
+        raise TumorConfigError(
+            f"sizes: must be a list of size classes, each a mapping of name, semi_axes_mm, "
+            f"count and elastic_sigma_mm; got {sizes!r}. For one size class write "
+            "radius_mm: [low, high] and count: [a, b] instead"
+        )
+    regions = data.get("regions")
+    if regions is not None and not (
+        isinstance(regions, str)
+        or (isinstance(regions, list | tuple) and all(isinstance(r, str) for r in regions))
+    ):
+        raise TumorConfigError(
+            f"regions: must be a region name or a list of region names, got {regions!r}"
+        )
+    level = data.get("level")
+    if level is not None and not isinstance(level, str):
+        raise TumorConfigError(f"level: must be a level name ({', '.join(LEVELS)}), got {level!r}")
 
 
 def _sugar_names(message: str, name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from robustbench_liver.scenarios.conditions import (
     Condition,
     build_condition,
     combine,
+    condition_id,
     level_settings,
     tumor_config,
 )
@@ -35,6 +37,16 @@ from robustbench_liver.scenarios.yaml_source import Key, Located, dotted, read_y
 from robustbench_liver.synthesis.image_shift import ImageShift
 
 Problem = tuple[str, int | None, str]
+
+MAX_CONDITIONS = 256
+"""Most conditions a sweep may make unless asked for more (`--max-conditions`): a grid of
+4 axes x 4 levels. Each condition is `tumor_cases` cases per model (2,048 cases at the default
+8), and a report with more conditions than this can no longer be read."""
+MAX_CASES = 1_000_000
+"""Most cases a plan may hold (conditions x (tumor_cases + control_cases)): the plan itself is
+built in memory before anything runs."""
+MAX_CONDITION_ID = 120
+"""Longest condition id ('size-r5+texture-coarse'): it starts every case's file names."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +83,19 @@ class Scenario:
         )
 
 
-def load_scenario(path: str | Path, root: str | Path | None = None) -> Scenario:
-    """Read, merge (`extends:`) and validate a scenario file."""
+def load_scenario(
+    path: str | Path,
+    root: str | Path | None = None,
+    max_conditions: int | None = MAX_CONDITIONS,
+) -> Scenario:
+    """Read, merge (`extends:`) and validate a scenario file.
+
+    Args:
+        max_conditions: refuse a sweep of more conditions (None: no cap); counted from the
+            axes' levels before any condition is built.
+    """
     located = read_yaml(path, root, collect=True)
-    scenario = validate(located)
+    scenario = validate(located, max_conditions)
     sources = {str(p): text for p, text in zip(located.files, located.texts, strict=True)}
     return Scenario(
         scenario.spec, scenario.conditions, scenario.reference, located.files[0], sources
@@ -86,7 +107,7 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     return validate(Located(dict(data), {}, (Path("<dict>"),)))
 
 
-def validate(located: Located) -> Scenario:
+def validate(located: Located, max_conditions: int | None = None) -> Scenario:
     """Check the structure (pydantic) and the meaning (tumor model, parameters, sweep) and
     report every problem found by any stage, not just the first.
 
@@ -101,6 +122,8 @@ def validate(located: Located) -> Scenario:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as err:
         for e in err.errors():
+            if e["loc"][-1:] == ("[key]",) and located.texts:
+                continue  # a key YAML did not read as a name: the YAML stage says to quote it
             key = _yaml_key(data, e["loc"])
             problems.append((key, _pydantic_message(e, key, data)))
     raw_sweep = data.get("sweep", {})
@@ -123,13 +146,36 @@ def validate(located: Located) -> Scenario:
         reference if isinstance(reference, dict) else None,
         problems,
         sweep_given="sweep" in data and isinstance(raw_axes, list) and not raw_axes,
+        max_conditions=max_conditions,
     )
+    if spec is not None and len(conditions) * sum(spec.case_counts) > MAX_CASES:
+        total = len(conditions) * sum(spec.case_counts)
+        problems.append(
+            (
+                ("tumor_cases",) if "tumor_cases" in data else ("cases_per_condition",),
+                f"{len(conditions)} conditions x {sum(spec.case_counts):,} cases make "
+                f"{total:,} cases, more than {MAX_CASES:,}; plan fewer cases per condition",
+            )
+        )
     if problems or located.problems or spec is None:
         raise _error(located, problems)
     return Scenario(spec, tuple(conditions), reference_id)
 
 
-_USER_ERRORS = (RobustBenchError, TypeError, ValueError, AttributeError)
+_USER_ERRORS = (RobustBenchError, TypeError, ValueError, AttributeError, KeyError)
+
+
+def _say(err: Exception, value: Any) -> str:
+    """The message of a check's error; Python's own (a TypeError from a number where a list
+    belongs) becomes the value and what it is."""
+    if isinstance(err, RobustBenchError | ValueError):
+        return _strip(str(err))
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    what = kind.get(type(value), "a list" if isinstance(value, list) else "a mapping")
+    return (
+        f"{value!r} ({what}) is not what this parameter takes; `robustbench-liver validate "
+        "--params` shows its type"
+    )
 
 
 def _check_tumors(tumors: dict[str, Any], problems: list[tuple[Key, str]]) -> dict[str, Any]:
@@ -145,7 +191,7 @@ def _check_tumors(tumors: dict[str, Any], problems: list[tuple[Key, str]]) -> di
         try:
             tumor_config({"level": tumors["level"]})
         except _USER_ERRORS as err:
-            problems.append((("tumors",), _strip(str(err))))
+            problems.append((("tumors",), _say(err, tumors["level"])))
             clean.pop("level")
     for key, value in tumors.items():
         if key == "level":
@@ -153,10 +199,10 @@ def _check_tumors(tumors: dict[str, Any], problems: list[tuple[Key, str]]) -> di
         try:
             tumor_config({key: value})
         except _USER_ERRORS as err:
-            problems.append((("tumors", key), _strip(str(err))))
+            problems.append((("tumors", key), _say(err, value)))
             clean.pop(key)
     if len(problems) == found:  # each field is fine alone: they clash
-        problems.append((("tumors", *_field_in(str(first))), _strip(str(first))))
+        problems.append((("tumors", *_field_in(str(first))), _say(first, tumors)))
         return {}
     try:
         tumor_config(clean)
@@ -175,7 +221,7 @@ def _check_image(image: dict[str, Any], problems: list[tuple[Key, str]]) -> dict
         try:
             ImageShift(**{key: value})
         except _USER_ERRORS as err:
-            problems.append((("image", key), _strip(str(err))))
+            problems.append((("image", key), _say(err, value)))
             continue
         clean[key] = value
     return clean
@@ -199,13 +245,13 @@ def _check_level(
             build_condition(((axis, level),), {path: value}, tumors, image)
         except _USER_ERRORS as err:
             key: Key = at if shorthand else (*at, path)
-            problems.append((key, f"condition {axis}={level}: {_strip(str(err))}"))
+            problems.append((key, f"condition {axis}={level}: {_say(err, value)}"))
     if len(problems) > found:
         return False
     try:
         build_condition(((axis, level),), settings, tumors, image)
     except _USER_ERRORS as err:
-        problems.append((at, f"condition {axis}={level}: {_strip(str(err))}"))
+        problems.append((at, f"condition {axis}={level}: {_say(err, settings)}"))
         return False
     return True
 
@@ -218,6 +264,7 @@ def _conditions(
     reference: dict[str, str] | None,
     problems: list[tuple[Key, str]],
     sweep_given: bool = False,
+    max_conditions: int | None = None,
 ) -> tuple[list[Condition], str]:
     found = len(problems)
     clean_tumors = _check_tumors(tumors, problems)
@@ -272,10 +319,34 @@ def _conditions(
     if mode == "zip" and len({len(levels) for _, levels in axes}) > 1:
         problems.append((("sweep", "combine"), "zip needs the same number of levels on every axis"))
         sweep_ok = False
+    n = count_conditions(axes, mode)
+    if max_conditions is not None and n > max_conditions:
+        shape = " x ".join(str(len(levels)) for _, levels in axes)
+        problems.append(
+            (
+                ("sweep", "axes"),
+                f"the sweep makes {n:,} conditions ({mode} of {shape} levels), more than the "
+                f"cap of {max_conditions}; use fewer axes or levels (or combine: zip), or pass "
+                "--max-conditions N to validate and run if you mean it",
+            )
+        )
+        sweep_ok = False
     if not sweep_ok or not base_ok or any(k[:1] == ("sweep",) for k, _ in problems):
         if all(a is not None for _, a in all_axes) and len(set(names)) == len(names):
             _reference(reference, axes, [], problems)  # the axes and levels are known
         return [], ""
+    for combo in combine(axes, mode):
+        cid = condition_id(combo)
+        if len(cid) > MAX_CONDITION_ID:
+            problems.append(
+                (
+                    ("sweep", "axes"),
+                    f"condition id {cid[:40]}... is {len(cid)} characters, more than "
+                    f"{MAX_CONDITION_ID}; it starts the file name of each of its cases: use "
+                    "shorter axis and level names",
+                )
+            )
+            return [], ""
 
     conditions: list[Condition] = []
     for combo in combine(axes, mode):
@@ -293,6 +364,15 @@ def _conditions(
     return conditions, _reference(reference, axes, conditions, problems)
 
 
+def count_conditions(axes: list[tuple[str, list[str]]], mode: str) -> int:
+    """How many conditions `combine(axes, mode)` makes, without making them."""
+    if not axes:
+        return 1
+    if mode == "zip":
+        return len(axes[0][1])
+    return math.prod(len(levels) for _, levels in axes)
+
+
 def _reference(
     reference: dict[str, str] | None,
     axes: list[tuple[str, list[str]]],
@@ -301,8 +381,8 @@ def _reference(
 ) -> str:
     if reference is None:
         return conditions[0].id if conditions else ""
-    wanted = dict(reference)
-    for axis, level in wanted.items():
+    wanted = {a: lv for a, lv in reference.items() if isinstance(a, str) and isinstance(lv, str)}
+    for axis, level in wanted.items():  # the schema reports names that are not strings
         known = dict(axes)
         if axis not in known:
             problems.append((("reference", axis), did_you_mean(axis, known, "axis")))
@@ -412,6 +492,68 @@ def _error(located: Located, problems: list[tuple[Key, str]]) -> ScenarioError:
     for key, message in problems:
         file, line = located.where(key)
         where = f" (in {file.name})" if file != located.files[0] else ""
+        message += _hint(located, key, message)
         rows.append((dotted(key), line, message + where))
     rows.sort(key=lambda row: row[1] or 0)
     return ScenarioError(located.files[0], rows)
+
+
+_UNIT = re.compile(
+    r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*([a-zµμ%]+[23]?)\s*$", re.IGNORECASE
+)
+_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "um": 0.001, "µm": 0.001}
+
+
+def _unit_free(value: Any) -> tuple[Any, bool] | None:
+    """`value` with its '5mm'-style strings as plain numbers (lengths in mm), and whether a
+    length was among them; None when it holds no such string."""
+    if isinstance(value, list):
+        parts = [_unit_free(v) for v in value]
+        if all(p is None for p in parts):
+            return None
+        plain = [v if p is None else p[0] for v, p in zip(value, parts, strict=True)]
+        return plain, any(p is not None and p[1] for p in parts)
+    if not isinstance(value, str):
+        return None
+    m = _UNIT.match(value)
+    if m is None:
+        return None
+    number, unit = float(m.group(1)), m.group(2)
+    scale = _TO_MM.get(unit.lower().replace("μ", "µ"))
+    number = number * scale if scale is not None else number
+    return (int(number) if number.is_integer() else round(number, 6)), scale is not None
+
+
+def _hint(located: Located, key: Key, message: str) -> str:
+    """A did-you-mean for the two mistakes YAML makes easy: units in numbers ('5mm') and
+    words it reads as booleans (on, off, yes, no)."""
+    value = _value_at(located.data, key)
+    plain = _unit_free(value) if value is not _MISSING else None
+    if plain is not None:
+        what = "numbers in mm" if plain[1] else "numbers"
+        shown = json.dumps(plain[0])
+        return f" (give {what} without units: {shown})"
+    for k, word in located.words.items():
+        if k[: len(key)] == key and len(k) <= len(key) + 1 and "quote it" not in message:
+            read = _value_at(located.data, k)
+            if read is not _MISSING and repr(read) in message:
+                shown = "null" if read is None else str(read).lower()
+                return (
+                    f" (YAML reads the unquoted {word} as {shown}; if you mean the word, "
+                    f"quote it: '{word}')"
+                )
+    return ""
+
+
+_MISSING = object()
+
+
+def _value_at(data: Any, key: Key) -> Any:
+    for part in key:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return _MISSING
+    return data

@@ -6,7 +6,14 @@ import itertools
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from robustbench_liver.metrics.case import MetricOptions as _Scoring
 
@@ -14,10 +21,16 @@ SCORING = _Scoring()
 """The scoring defaults: one set, shared with `run` and `evaluate`."""
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_NAME = 64
+"""Longest scenario, axis or level name: they name files and folders."""
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # no NaN or infinity in any number: each would pass the bounds checks and then make every
+    # case fail (or every mm-based number wrong) at run time
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
 
 
 def _slug(value: str, what: str) -> str:
@@ -25,6 +38,24 @@ def _slug(value: str, what: str) -> str:
         raise ValueError(
             f"{what} {value!r} may hold letters, digits, '_', '.', '-' (it names files)"
         )
+    if len(value) > MAX_NAME:
+        raise ValueError(
+            f"{what} {value[:20]}... is {len(value)} characters; at most {MAX_NAME} "
+            "(it names files)"
+        )
+    return value
+
+
+def _phantom_option(name: str, value: Any) -> Any:
+    """Check one phantom knob as the phantom will (PhantomOptions), at validation time."""
+    from robustbench_liver.errors import DataError
+    from robustbench_liver.sources.phantom import PhantomOptions
+
+    if value is not None:
+        try:
+            PhantomOptions(**{name: value})
+        except DataError as err:
+            raise ValueError(str(err)) from None
     return value
 
 
@@ -41,6 +72,11 @@ class PhantomSource(Strict):
     """Voxel size (mm); default 1.5 x 1.5 x 2.5."""
     noise_std: float | None = None
     liver_volume_ml: float | None = None
+
+    @field_validator("shape", "spacing", "noise_std", "liver_volume_ml")
+    @classmethod
+    def _as_the_phantom_checks(cls, v: Any, info: ValidationInfo) -> Any:
+        return _phantom_option(str(info.field_name), v)
 
 
 class FolderSource(Strict):

@@ -18,6 +18,9 @@ from robustbench_liver.io.scan import GENERIC_STEMS
 from robustbench_liver.types import Scan
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_ID = 64
+"""Longest scan id: it is part of every case's file names (with the condition id, they stay
+well under the 255 bytes a file name may have); longer ones are cut and given a hash."""
 CHANNEL_SUFFIX = "_0000"
 """nnU-Net's channel suffix on image names (imagesTr/<case>_0000.nii.gz, labelsTr/<case>.nii.gz)."""
 
@@ -205,7 +208,11 @@ def _scan_id(root: Path, image: Path) -> str:
     stem = image.name.removesuffix(".gz").removesuffix(".nii").removesuffix(CHANNEL_SUFFIX)
     if stem.lower() in GENERIC_STEMS and image.parent != root:
         stem = str(image.parent.relative_to(root))
-    return _UNSAFE.sub("-", stem).strip("-") or "scan"
+    name = _UNSAFE.sub("-", stem).strip("-") or "scan"
+    if len(name) <= MAX_ID:
+        return name
+    tag = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_ID - 9].rstrip('-.')}-{tag}"
 
 
 def _plain(value: Any) -> Any:

@@ -6,6 +6,7 @@ mask); `generate_phantom(seed)` also returns the full organ label map (see `LABE
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +33,9 @@ __all__ = ["LABELS", "Phantom", "PhantomOptions", "generate_phantom", "make_phan
 
 GENERATOR_VERSION = "1"
 FOV_TOP_MM = 100.0  # the highest dome sits at 84 mm
+MAX_VOXELS = 512**3
+"""Largest phantom grid: painting holds several arrays of the grid at once (measured: 180 MB
+for the default 5.5 million voxels, about 33 bytes a voxel, so some 4.4 GB at the cap)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,11 @@ class PhantomOptions:
     def __post_init__(self) -> None:
         if len(self.shape) != 3 or any(int(n) < 8 for n in self.shape):
             raise DataError(f"phantom shape must be 3 sizes of at least 8 voxels, got {self.shape}")
+        if math.prod(int(n) for n in self.shape) > MAX_VOXELS:
+            raise DataError(
+                f"phantom shape {self.shape} has more than {MAX_VOXELS:,} voxels (512^3); "
+                "use a coarser spacing for the same field of view"
+            )
         if len(self.spacing) != 3 or any(not (0.2 <= float(s) <= 10.0) for s in self.spacing):
             raise DataError(f"phantom spacing must be 3 values in 0.2-10 mm, got {self.spacing}")
         if self.liver_volume_ml is not None and not 300.0 <= self.liver_volume_ml <= 4000.0:

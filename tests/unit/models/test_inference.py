@@ -154,3 +154,22 @@ def test_class_decision_equals_the_argmax_of_the_upsampled_stack():
         got = upsampled_argmax(probs, shape)
         assert got.dtype == np.uint8 and np.array_equal(got, expected)
     assert (upsampled_argmax(probs, (9, 7, 5))[:2] == 0).all()
+
+
+def test_the_threshold_baseline_runs_without_importing_torch():
+    """Each model runs in its own process: one that needs no torch must not pay its import
+    (about 2 s and 300 MB per process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from robustbench_liver.models import get_model\n"
+        "m = get_model('hu-threshold')\n"
+        "image = np.full((24, 20, 12), 100.0, np.float32)\n"
+        "liver = np.zeros(image.shape, bool); liver[4:20, 4:16, 2:10] = True\n"
+        "m.predict(image, (1.5, 1.5, 2.5), liver)\n"
+        "sys.exit('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr or "torch was imported"
