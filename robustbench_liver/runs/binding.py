@@ -41,13 +41,35 @@ class ScanData:
     error: str = ""
 
 
+OLD_GENERATORS = {"tumors": "1", "phantom": "1"}
+"""What run folders written before generator versions were recorded were made with."""
+
+
+def generators() -> dict[str, str]:
+    """Versions of what makes a case's bytes from its seed: the tumor generator and the
+    phantom. A run folder is bound to them as to its scenario hash."""
+    from robustbench_liver.sources.phantom import GENERATOR_VERSION as PHANTOM
+    from robustbench_liver.synthesis import GENERATOR_VERSION as TUMORS
+
+    return {"tumors": TUMORS, "phantom": PHANTOM}
+
+
 def check_scenarios(root: Path, plans: Iterable[Plan], manifest: Mapping[str, Any]) -> None:
     """Refuse a scenario whose name the run folder holds with another hash, naming the
     fields of the scenario that changed."""
     for plan in plans:
         s = plan.scenario
         known = (manifest.get("scenarios") or {}).get(s.name)
-        if known is None or known["hash"] == s.hash:
+        if known is None:
+            continue
+        made = known.get("generators", OLD_GENERATORS)
+        if made != generators():
+            raise RobustBenchError(
+                f"{root} holds cases of scenario {s.name!r} made by generators {made}; this "
+                f"package makes {generators()}: the same seeds give other cases, and rows of "
+                f"both would mix. {NEW_FOLDER}."
+            )
+        if known["hash"] == s.hash:
             continue
         fields = _changed(known.get("spec") or {}, s.spec.model_dump(mode="json"))
         raise RobustBenchError(

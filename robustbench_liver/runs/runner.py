@@ -21,6 +21,7 @@ from robustbench_liver.runs.binding import (
     check_folders,
     check_models,
     check_scenarios,
+    generators,
     manifest_fields,
     scan_data,
 )
@@ -400,6 +401,7 @@ def _update_manifest(
         known = manifest["scenarios"].get(s.name)
         manifest["scenarios"][s.name] = {
             "hash": s.hash,
+            "generators": generators(),
             "version": s.spec.version,
             "seed": s.spec.seed,
             "reference": s.reference,

@@ -15,6 +15,7 @@ from robustbench_liver.synthesis.config import (
     as_config,
 )
 from robustbench_liver.synthesis.generator import (
+    CaseBuffer,
     SynthesisWarning,
     apply,
     context,
@@ -24,7 +25,7 @@ from robustbench_liver.synthesis.generator import (
 from robustbench_liver.synthesis.location import REGION_NAMES, REGIONS
 from robustbench_liver.synthesis.paint import tumor_box
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bump when the same records or seeds would give other bytes: it invalidates case caches."""
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "LEVELS",
     "REGIONS",
     "REGION_NAMES",
+    "CaseBuffer",
     "SizeClass",
     "SynthesisWarning",
     "TumorConfig",

@@ -191,7 +191,9 @@ class TumorConfig:
     into one lesion) or "error" (search the whole liver, then SynthesisError naming the scan
     and the radius)."""
     max_proposals: int = 20000
-    """Random proposals per tumor before an exhaustive search of the whole liver."""
+    """Random proposals per tumor: at most 1,344 of them (three rounds) come before the
+    search of the whole liver on maps, which finds a place whenever there is one; with
+    if_no_place="overlap" there is no search, and up to this many proposals are made."""
 
     # --- step 3: texture and intensity ---
     intensity_model: str = "texture"

@@ -65,23 +65,40 @@ class ScanContext:
     superior_is_high: bool
     cubes: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
     """Vessel-free cube masks by half-size in voxels, bit-packed (location's LRU cache)."""
+    maps: dict[str, Any] = field(default_factory=dict)
+    """Liver maps of the feasibility search, built on first use (see `feasibility`)."""
 
     @property
     def box_shape(self) -> tuple[int, int, int]:
         return tuple(int(b - a) for a, b in zip(self.lo, self.hi, strict=True))  # type: ignore[return-value]
 
+    @property
+    def box(self) -> tuple[slice, slice, slice]:
+        """The liver's bounding box as slices of the volume."""
+        return tuple(slice(int(a), int(b)) for a, b in zip(self.lo, self.hi, strict=True))  # type: ignore[return-value]
+
+    @property
+    def liver_box(self) -> np.ndarray:
+        """The liver mask over its bounding box (a view of the scan's mask)."""
+        return self.scan.liver[self.box]
+
     def liver_vox(self, flat: np.ndarray) -> np.ndarray:
         """(N, 3) voxel indices of box-flat indices."""
         return np.stack(np.unravel_index(flat, self.box_shape), axis=-1) + self.lo
 
-    def region_of(self, vox: np.ndarray) -> np.ndarray:
-        """Coarse region name of each voxel (N, 3) -> (N,) strings."""
+    def region_sides(self, vox: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(on the patient's right, superior) of each voxel (N, 3): the coarse regions."""
         vox = np.atleast_2d(vox)
         lr = vox[:, self.lr_axis].astype(np.float64)
         right = lr >= self.lr_split if self.right_is_high else lr < self.lr_split
         si = vox[:, self.si_axis].astype(np.float64)
         split = np.where(right, self.si_split[1], self.si_split[0])
         sup = si >= split if self.superior_is_high else si < split
+        return right, sup
+
+    def region_of(self, vox: np.ndarray) -> np.ndarray:
+        """Coarse region name of each voxel (N, 3) -> (N,) strings."""
+        right, sup = self.region_sides(vox)
         side = np.where(right, "right", "left")
         level = np.where(sup, "superior", "inferior")
         return np.char.add(np.char.add(side, "-"), level)
@@ -109,11 +126,34 @@ class ScanContext:
             sparse=True,
         )
         rho2 = grids[0] + grids[1] + grids[2]
-        shell = (rho2 >= 1.44) & (rho2 <= 4.0) & self.scan.liver[box]
-        vox = np.argwhere(shell) * step + lo
-        keep = ~_is_vessel(vox, self.vessel_flat, self.scan.shape)
-        values = self.scan.image[box][shell][keep]
+        shell = (rho2 >= 1.44) & (rho2 <= 4.0) & self._parenchyma_on(lo, hi, step)
+        values = self.scan.image[box][shell]
         return float(np.median(values)) if values.size >= 50 else self.parenchyma_hu
+
+    @cached_property
+    def parenchyma_box(self) -> np.ndarray:
+        """Over the liver box: liver voxels that are not vessel voxels."""
+        out = np.array(self.liver_box, dtype=bool)
+        if len(self.vessel_vox):
+            inside = np.all((self.vessel_vox >= self.lo) & (self.vessel_vox < self.hi), axis=1)
+            out[tuple((self.vessel_vox[inside] - self.lo).T)] = False
+        return out
+
+    def _parenchyma_on(self, lo: np.ndarray, hi: np.ndarray, step: int) -> np.ndarray:
+        """`parenchyma_box` on the volume's grid lo:hi:step (False outside the liver box)."""
+        counts = [len(range(int(a), int(b), step)) for a, b in zip(lo, hi, strict=True)]
+        out = np.zeros(counts, dtype=bool)
+        src, dst = [], []
+        for a, n, box_lo, box_hi in zip(lo, counts, self.lo, self.hi, strict=True):
+            first = max(0, -(-(int(box_lo) - int(a)) // step))  # first index inside the box
+            stop = min(n, -(-(int(box_hi) - int(a)) // step))
+            if first >= stop:
+                return out
+            dst.append(slice(first, stop))
+            start = int(a) + first * step - int(box_lo)
+            src.append(slice(start, start + (stop - first - 1) * step + 1, step))
+        out[tuple(dst)] = self.parenchyma_box[tuple(src)]
+        return out
 
     def _grown_liver(self) -> tuple[np.ndarray, np.ndarray]:
         """The liver mask on its box grown by one voxel (clipped), and that box's corner."""
@@ -145,11 +185,6 @@ class ScanContext:
             for a, b, n in zip(self.lo, lo, self.box_shape, strict=True)
         )
         return edt[cut]
-
-    @cached_property
-    def all_vox(self) -> np.ndarray:
-        """(N, 3) int32 voxel index of every liver voxel (exhaustive placement searches)."""
-        return self.liver_vox(self.liver_flat).astype(np.int32)
 
 
 _CACHE: weakref.WeakKeyDictionary[Scan, dict[tuple[Any, ...], ScanContext]] = (

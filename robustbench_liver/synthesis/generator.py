@@ -9,8 +9,11 @@ noise and elastic field come from the seed stored in its record.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,7 @@ from robustbench_liver.types import Case, Scan, TumorRecord
 
 _MAX_TUMORS = 250  # labels hold tumor i as 2 + i while painting (uint8)
 _SEED_LIMIT = 2**53  # exact in JSON (a double)
+_BOUND_VOXELS = 10_000  # tumors this big are placed with a lower bound of their radius first
 
 RngLike = np.random.Generator | np.random.SeedSequence | int
 
@@ -91,33 +95,27 @@ def sample(scan: Scan, config: str | TumorConfig, rng: RngLike) -> list[TumorRec
     for number, draft in enumerate(drafts):
         a = np.asarray(draft["semi_axes_mm"])
         rot = paint.rotation(draft["rotation_deg"])
-        bound = shape.bounding_radius_mm(
-            draft["seed"],
-            draft["elastic_sigma_mm"],
-            draft["elastic_points"],
-            a,
-            rot,
-            draft["lobulation"],
-            draft["lobes"],
-            ctx.spacing,
-        )
         req = location.Request(
             name=f"tumor {number} ({draft['size_class']})",
             semi_axes=a,
             rotation=rot,
             cube_half_mm=draft["cube_half_mm"],
-            bound_mm=bound,
+            bound_mm=0.0,
         )
+        lower, exact = _bounds(draft, a, rot, ctx.spacing)
         # "overlap" only prefers a separate place: after the random proposals fail, it lets
         # the tumor overlap rather than search the whole liver for a rare separate spot.
         prefer = cfg.if_no_place == "overlap" and not cons.allow_overlap
         try:
-            center = location.place(ctx, req, cons, placed, placer, exhaustive=not prefer)
+            center, bound = location.place_bounded(
+                ctx, req, cons, placed, placer, lower, exact, exhaustive=not prefer
+            )
         except SynthesisError as err:
             center = None
             if prefer:
                 loose = dataclasses.replace(cons, allow_overlap=True)
                 center = location.place(ctx, req, loose, placed, placer)  # or the full error
+                bound = exact()
                 if placed:
                     warnings.warn(
                         f"scan {scan.id!r}: {req.name} may overlap earlier tumors "
@@ -156,6 +154,31 @@ def sample(scan: Scan, config: str | TumorConfig, rng: RngLike) -> list[TumorRec
             stacklevel=2,
         )
     return records
+
+
+def _bounds(
+    draft: dict[str, Any], a: np.ndarray, rot: np.ndarray | None, spacing: np.ndarray
+) -> tuple[Callable[[], float] | None, Callable[[], float]]:
+    """(a cheap lower bound, the exact value) of the tumor's bounding radius, on demand; no
+    lower bound for tumors of fewer than _BOUND_VOXELS voxels (it would save little)."""
+
+    def radius(stride: int) -> float:
+        return shape.bounding_radius_mm(
+            draft["seed"],
+            draft["elastic_sigma_mm"],
+            draft["elastic_points"],
+            a,
+            rot,
+            draft["lobulation"],
+            draft["lobes"],
+            spacing,
+            draft["edge_blur_mm"],
+            stride=stride,
+        )
+
+    voxels = 4.0 / 3.0 * math.pi * float(np.prod(a)) / float(np.prod(spacing))
+    exact = functools.cache(lambda: radius(1))
+    return ((lambda: radius(2)) if voxels >= _BOUND_VOXELS else None), exact
 
 
 def _draw(
@@ -238,30 +261,49 @@ def apply(
     condition: str = "",
     replicate: int = 0,
     is_control: bool = False,
+    out: CaseBuffer | None = None,
 ) -> Case:
     """Paint the tumors of `records` into a copy of `scan`; measure them; return the Case.
 
     Deterministic: the same scan and records give the same bytes. Measured fields of the
     input records are ignored (and recomputed).
+
+    Args:
+        out: arrays to reuse from case to case (see `CaseBuffer`); by default new ones.
     """
     records = list(records)
     _check_records(scan, records)
-    image = np.array(scan.image, dtype=np.float32, copy=True)
-    label = scan.liver.view(np.uint8).copy()
+    if out is None:
+        image = np.array(scan.image, dtype=np.float32, copy=True)
+        label = scan.liver.view(np.uint8).copy()
+    else:
+        if not isinstance(out, CaseBuffer):
+            raise SynthesisError(
+                f"apply(out=...): expected a synthesis.CaseBuffer, got {type(out).__name__}"
+            )
+        image, label = out.take(scan)
     spacing = np.asarray(scan.spacing, dtype=np.float64)
-    boxes = [paint.tumor_box(r, scan.shape, spacing) for r in records]
+    boxes: list[measure.Box | None] = []  # where each tumor's voxels (2 + i) are
+    crops: list[measure.Box] = []
     for record in records:
-        paint.paint(image, label, record, spacing)
+        painted = paint.paint(image, label, record, spacing)
+        if painted.moved_tumors:  # a later warp moves earlier tumors within its crop only
+            boxes = [measure.grow_into(b, painted.crop) for b in boxes]
+        boxes.append(painted.box)
+        crops.append(painted.crop)
+    if out is not None:
+        out.changed(crops)
     measured: list[TumorRecord] = []
     if records:
         first = records[0]
         ctx = get_context(scan, first.vessel_source, first.vessel_sigma_mm, first.vessel_margin_hu)
-        for i, record in enumerate(records):
-            measured.append(measure.measure(record, image, label, measure.reach(i, boxes), ctx))
-    for box in boxes:  # tumors were 2 + i while painting; the case's label says 2
-        sub = label[box]
-        sub[sub > 2] = 2
-    if records:
+        for i, (record, box) in enumerate(zip(records, boxes, strict=True)):
+            done, boxes[i] = measure.measure(record, image, label, box, ctx)
+            measured.append(done)
+        for box in boxes:  # tumors were 2 + i while painting; the case's label says 2
+            if box is not None:
+                sub = label[box]
+                sub[sub > 2] = 2
         measured = _mark_lesions(measured, label, boxes, scan, case_id or scan.id)
     return Case(
         image=image,
@@ -280,16 +322,13 @@ def apply(
 def _mark_lesions(
     records: list[TumorRecord],
     label: np.ndarray,
-    boxes: list[measure.Box],
+    boxes: list[measure.Box | None],
     scan: Scan,
     name: str,
 ) -> list[TumorRecord]:
     """Copies of `records` with `lesion_id` and `merged_with` set from the final label, and
     one warning for the case when tumors merged: the metrics score them as one lesion."""
-    lo = np.min([[s.start for s in b] for b in boxes], axis=0)
-    hi = np.max([[s.stop for s in b] for b in boxes], axis=0)
-    hull = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-    components, ids = measure.lesions(label[hull] == 2, records, origin=lo)
+    ids, sizes = measure.case_lesions(label, boxes, records)
     groups: dict[int, list[int]] = {}
     for record, lesion in zip(records, ids, strict=True):
         if lesion:
@@ -304,7 +343,6 @@ def _mark_lesions(
     ]
     merged = {lesion: group for lesion, group in groups.items() if len(group) > 1}
     if merged:
-        sizes = np.bincount(components.ravel(), minlength=max(merged) + 1)
         voxel = float(np.prod(scan.spacing))
         parts = []
         for lesion, group in sorted(merged.items()):
@@ -322,6 +360,53 @@ def _mark_lesions(
     return out
 
 
+class CaseBuffer:
+    """Arrays for `apply` (and `synthesize`) to write cases into, reused from case to case.
+
+    A new case allocates a whole volume (and the system zeroes it, page by page); written
+    into a buffer, a case of the same scan as the one before costs only the restoring of
+    the voxels that case changed (a new scan: one copy). Each case written replaces the one
+    before: the Case returned holds read-only views of the buffer, so copy its arrays
+    (`np.array(case.image)`) to keep them past the next call.
+
+    Example:
+        buffer = CaseBuffer()
+        for seed in range(100):
+            case = synthesize(scan, "mix", seed, out=buffer)
+            score(case)  # done with it before the next one
+    """
+
+    def __init__(self) -> None:
+        self._image: np.ndarray | None = None
+        self._label: np.ndarray | None = None
+        self._scan: weakref.ref[Scan] | None = None
+        # boxes that differ from the scan; None: anything may (restore all)
+        self._dirty: list[measure.Box] | None = None
+
+    def take(self, scan: Scan) -> tuple[np.ndarray, np.ndarray]:
+        """(image, label) holding `scan` (and its liver as label 1), ready to paint into."""
+        same = self._scan is not None and self._scan() is scan
+        if self._image is None or self._label is None or self._image.shape != scan.shape:
+            self._image = np.empty(scan.shape, dtype=np.float32)
+            self._label = np.empty(scan.shape, dtype=np.uint8)
+            same = False
+        image, label = self._image, self._label
+        if same and self._dirty is not None:
+            for box in self._dirty:
+                image[box] = scan.image[box]
+                label[box] = scan.liver[box]
+        else:
+            np.copyto(image, scan.image)
+            np.copyto(label, scan.liver.view(np.uint8))
+        self._scan = weakref.ref(scan)
+        self._dirty = None  # until `changed` says where this case painted
+        return image, label
+
+    def changed(self, boxes: list[measure.Box]) -> None:
+        """Every voxel the case painted since `take` lies in one of `boxes`."""
+        self._dirty = list(boxes)
+
+
 def synthesize(
     scan: Scan,
     config: str | TumorConfig,
@@ -330,10 +415,16 @@ def synthesize(
     case_id: str = "",
     condition: str = "",
     replicate: int = 0,
+    out: CaseBuffer | None = None,
 ) -> Case:
-    """`apply(scan, sample(scan, config, rng))`: one synthetic case."""
+    """`apply(scan, sample(scan, config, rng))`: one synthetic case (`out`: see `apply`)."""
     return apply(
-        scan, sample(scan, config, rng), case_id=case_id, condition=condition, replicate=replicate
+        scan,
+        sample(scan, config, rng),
+        case_id=case_id,
+        condition=condition,
+        replicate=replicate,
+        out=out,
     )
 
 
@@ -365,4 +456,4 @@ def _check_records(scan: Scan, records: list[TumorRecord]) -> None:
             )
 
 
-__all__ = ["SynthesisWarning", "apply", "context", "sample", "synthesize"]
+__all__ = ["CaseBuffer", "SynthesisWarning", "apply", "context", "sample", "synthesize"]

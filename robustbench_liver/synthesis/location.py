@@ -4,11 +4,22 @@ Hu et al. (CVPR 2023, Sec. 3.1 "location selection") propose random liver voxels
 those with a vessel voxel inside the cube [x - r, x + r]^3 until one passes. We do the same,
 in mm (anisotropic voxels get a box of floor(r / spacing) voxels per side), exactly (a k-d
 tree query in the max-norm: a vessel lies in the cube iff its max-norm distance is <= r),
-with optional constraints, and with a bound: after `max_proposals` random proposals the whole
-liver is searched at once (a maximum filter of the vessel mask is the cube check for every
-voxel), and if nothing passes, a SynthesisError says which scan, which tumor and radius, and
-how many voxels each constraint left. Proposals are uniform over the liver voxels and the
-first that passes is taken, so the centre is uniform over the allowed voxels in both phases.
+with optional constraints, and with a bound: after a few rounds of random proposals (at
+most `max_proposals`) the whole liver is searched at once, on maps instead of in a loop:
+
+- a necessary condition for the share of the ellipsoid inside the liver, per 4 mm cell of
+  the liver box (`feasibility.possible_cells`), keeps only the centres that may pass;
+- a maximum filter of the vessel mask is the cube check for every voxel;
+- the no-overlap rule is the distance to the centres placed before; regions and depth are
+  read from maps;
+- the exact share check (`feasibility.share_ok`) then runs on the centres left, in a random
+  order, until one passes.
+
+If nothing passes, a SynthesisError says which scan, which tumor and radius, and how many
+voxels each constraint left. Proposals are uniform over the liver voxels and the first
+that passes is taken; the search takes the first that passes in a uniformly random order
+of the centres its maps leave (a superset of those that pass): so the centre is uniform over
+the allowed voxels in both phases.
 
 Coarse liver regions (not Couinaud segments, which need the hepatic and portal veins): the
 liver is cut by a sagittal plane leaving 35 % of its volume on the patient's left (about the
@@ -20,12 +31,14 @@ of the field of view does not count as liver surface).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
 from robustbench_liver.errors import SynthesisError
+from robustbench_liver.synthesis import feasibility
 from robustbench_liver.synthesis.context import ScanContext
 
 REGIONS = ("right-superior", "right-inferior", "left-superior", "left-inferior")
@@ -38,6 +51,7 @@ REGION_GROUPS = {
 REGION_NAMES = REGIONS + tuple(REGION_GROUPS)
 
 _ROUNDS = (64, 256, 1024)
+"""Random proposals before the map search (each round is one vectorised check)."""
 _CHUNK = 4096
 _EPS = 1e-6
 
@@ -100,8 +114,10 @@ def place(
 ) -> np.ndarray:
     """Centre voxel (3,) for the tumor, uniform over the voxels that pass every check.
 
-    With `exhaustive=False` the search ends after the random proposals (a SynthesisError
-    then says no place was found, not that none exists).
+    Random proposals first (at most `cons.max_proposals`, and no more than the rounds of
+    `_ROUNDS` when the map search follows), then the map search of the whole liver. With
+    `exhaustive=False` there is no map search: proposals go on up to `cons.max_proposals`,
+    and a SynthesisError then says no place was found, not that none exists.
     """
     if cons.vessel_gap_mm is not None and ctx.vessel_tree is None:
         raise SynthesisError(
@@ -109,12 +125,10 @@ def place(
             f"vessel mask ({ctx.vessel_source}) is empty"
         )
     n = ctx.liver_flat.size
+    budget = cons.max_proposals if not exhaustive else min(cons.max_proposals, sum(_ROUNDS))
     tried = 0
-    for size in (
-        *_ROUNDS,
-        *([_CHUNK] * ((max(cons.max_proposals - sum(_ROUNDS), 0) + _CHUNK - 1) // _CHUNK)),
-    ):
-        size = min(size, cons.max_proposals - tried)
+    for size in (*_ROUNDS, *([_CHUNK] * ((max(budget - sum(_ROUNDS), 0) + _CHUNK - 1) // _CHUNK))):
+        size = min(size, budget - tried)
         if size <= 0:
             break
         vox = ctx.liver_vox(ctx.liver_flat[rng.integers(0, n, size=size)])
@@ -126,7 +140,38 @@ def place(
         raise SynthesisError(
             f"scan {ctx.scan.id!r}: no place for {req.name} in {tried:,} random proposals"
         )
-    return _exhaustive(ctx, req, cons, placed, rng)
+    return _search(ctx, req, cons, placed, rng)
+
+
+def place_bounded(
+    ctx: ScanContext,
+    req: Request,
+    cons: Constraints,
+    placed: list[tuple[np.ndarray, float]],
+    rng: np.random.Generator,
+    lower: Callable[[], float] | None,
+    exact: Callable[[], float],
+    exhaustive: bool = True,
+) -> tuple[np.ndarray, float]:
+    """`place`, and the tumor's bounding radius, for a tumor whose exact radius (`exact`,
+    the painted voxels) costs much more than a lower bound of it (`lower`; None: none).
+
+    The radius matters only for the no-overlap rule, so the place is first drawn with the
+    lower bound: none there means none at all (the rule is looser), and the exact radius is
+    never computed for a tumor that is left out. A place drawn that way is uniform over the
+    places allowed with the lower bound; kept when it also keeps the exact radius clear of
+    the others, it is uniform over those (rejection), else it is drawn again with the exact
+    radius: either way the centre is uniform over the places allowed with the exact radius.
+    """
+    if lower is None or cons.allow_overlap or not placed:
+        bound = exact()  # no cheaper bound, or the radius plays no part in this placement
+        return place(ctx, replace(req, bound_mm=bound), cons, placed, rng, exhaustive), bound
+    first = place(ctx, replace(req, bound_mm=lower()), cons, placed, rng, exhaustive)
+    bound = exact()
+    checked = replace(req, bound_mm=bound)
+    if _clear_of_others((first * ctx.spacing)[None], checked, cons, placed)[0]:
+        return first, bound
+    return place(ctx, checked, cons, placed, rng, exhaustive), bound
 
 
 def _passes(
@@ -155,11 +200,24 @@ def _passes(
 def _clear_of_others(
     mm: np.ndarray, req: Request, cons: Constraints, placed: list[tuple[np.ndarray, float]]
 ) -> np.ndarray:
+    if not placed:
+        return np.ones(len(mm), dtype=bool)
+    if len(mm) * len(placed) <= 2**18:  # few candidates (random proposals): all at once
+        centers = np.asarray([c for c, _ in placed])
+        need = req.bound_mm + np.asarray([b for _, b in placed]) + cons.overlap_gap_mm
+        d2 = np.sum((mm[:, None, :] - centers[None]) ** 2, axis=2)
+        return np.all(d2 >= need * need, axis=1)
     ok = np.ones(len(mm), dtype=bool)
     for center, bound in placed:
-        need = req.bound_mm + bound + cons.overlap_gap_mm
-        ok &= np.sum((mm - center) ** 2, axis=1) >= need * need
+        need_one = req.bound_mm + bound + cons.overlap_gap_mm
+        ok &= np.sum((mm - center) ** 2, axis=1) >= need_one * need_one
     return ok
+
+
+def _points(req: Request) -> np.ndarray:
+    """The lattice of the nominal ellipsoid (mm from its centre), outermost first."""
+    pts = BALL * req.semi_axes
+    return pts @ req.rotation.T if req.rotation is not None else pts
 
 
 def _inside(
@@ -168,37 +226,10 @@ def _inside(
     """Share of the nominal ellipsoid (on a lattice of points) inside the liver >= min_inside.
 
     Points beyond the field of view are left out of the share (the scan cannot say what is
-    there), as long as at least half of the ellipsoid lies within it. Points are checked in
-    blocks, outermost first; a candidate is dropped as soon as more points are outside the
-    liver than the share allows even if every other point were inside (exact, and fast).
+    there), as long as at least half of the ellipsoid lies within it (see
+    `feasibility.share_ok`).
     """
-    if cons.min_inside <= 0:
-        return np.ones(len(vox), dtype=bool)
-    pts = BALL * req.semi_axes
-    if req.rotation is not None:
-        pts = pts @ req.rotation.T
-    liver = ctx.scan.liver
-    shape = np.asarray(liver.shape)
-    total = len(pts)
-    allowed = (1.0 - cons.min_inside) * total + _EPS
-    alive = np.arange(len(vox))
-    outside = np.zeros(len(vox), dtype=np.int64)
-    unseen = np.zeros(len(vox), dtype=np.int64)
-    for start in range(0, total, 16):
-        p = np.rint((mm[alive, None, :] + pts[None, start : start + 16]) / ctx.spacing)
-        p = p.astype(np.intp)
-        inb = np.all((p >= 0) & (p < shape), axis=-1)
-        np.clip(p, 0, shape - 1, out=p)
-        hit = liver[p[..., 0], p[..., 1], p[..., 2]]
-        outside[alive] += np.sum(inb & ~hit, axis=1)
-        unseen[alive] += np.sum(~inb, axis=1)
-        alive = alive[(outside[alive] <= allowed) & (2 * unseen[alive] <= total)]
-        if not alive.size:
-            break
-    ok = np.zeros(len(vox), dtype=bool)
-    seen = total - unseen[alive]
-    ok[alive] = outside[alive] <= (1.0 - cons.min_inside) * seen + _EPS
-    return ok
+    return feasibility.share_ok(ctx, _points(req), cons.min_inside, vox)
 
 
 def _cube_free(
@@ -235,53 +266,39 @@ def _depth_ok(
     return (d >= lo - _EPS) & (d <= hi + _EPS)
 
 
-def _exhaustive(
+def _search(
     ctx: ScanContext,
     req: Request,
     cons: Constraints,
     placed: list[tuple[np.ndarray, float]],
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Search every liver voxel: whole-box masks for the cheap checks, then the rest in a
-    random order until one passes. Raises SynthesisError when none does."""
-    flat = ctx.liver_flat
-    vox = ctx.all_vox
-    counts: list[str] = [f"{len(flat):,} liver voxels"]
-    ok = np.ones(len(flat), dtype=bool)
-    allowed = expand_regions(cons.regions)
-    if allowed is not None:
-        ok &= np.isin(ctx.region_of(vox), allowed)
-        counts.append(f"{int(ok.sum()):,} in regions {', '.join(cons.regions or ())}")
-    if req.cube_half_mm > 0 and ctx.vessel_tree is not None:
-        ok &= _cube_mask(ctx, req.cube_half_mm)[tuple((vox - ctx.lo).T)]
-        counts.append(
-            f"{int(ok.sum()):,} with a vessel-free cube of half-size {req.cube_half_mm:.1f} mm"
-        )
-    if not cons.allow_overlap and placed:
-        sel = np.flatnonzero(ok)
-        ok[sel] = _clear_of_others(vox[sel] * ctx.spacing, req, cons, placed)
-        counts.append(f"{int(ok.sum()):,} clear of the {len(placed)} tumors placed before")
-    if cons.depth_mm is not None:
-        depth = ctx.depth_map[tuple((vox - ctx.lo).T)]
-        ok &= (depth >= cons.depth_mm[0] - _EPS) & (depth <= cons.depth_mm[1] + _EPS)
-        counts.append(f"{int(ok.sum()):,} at depth {cons.depth_mm[0]:g}-{cons.depth_mm[1]:g} mm")
-    live = np.flatnonzero(ok)
-    live = live[rng.permutation(live.size)]
-    remaining = (_inside, _gap_ok)
-    for start in range(0, live.size, _CHUNK):
-        chunk = live[start : start + _CHUNK]
-        good = np.ones(chunk.size, dtype=bool)
-        for check in remaining:
+    """Search every liver voxel: maps for every check that has one (first per 4 mm cell,
+    then per voxel), then the exact checks on the centres left, in a random order, until
+    one passes. Raises SynthesisError when none does."""
+    counts: list[str] = [f"{ctx.liver_flat.size:,} liver voxels"]
+    vox = _candidates(ctx, req, cons, placed, counts)
+    vox = vox[rng.permutation(len(vox))]
+    start, size = 0, 256  # chunks grow: the first usually holds a place when there is one
+    while start < len(vox):
+        chunk = vox[start : start + size]
+        start += size
+        good = np.ones(len(chunk), dtype=bool)
+        for check in (_inside, _gap_ok):
             sel = np.flatnonzero(good)
             if not sel.size:
                 break
-            good[sel] = check(ctx, req, cons, vox[chunk[sel]], vox[chunk[sel]] * ctx.spacing)
+            good[sel] = check(ctx, req, cons, chunk[sel], chunk[sel] * ctx.spacing)
         if good.any():
-            return vox[chunk[int(np.argmax(good))]]
-    if cons.min_inside > 0:
-        counts.append(f"none with {cons.min_inside:.0%} of the ellipsoid inside the liver")
-    if cons.vessel_gap_mm is not None:
-        counts.append(f"or a vessel gap of {cons.vessel_gap_mm[0]:g}-{cons.vessel_gap_mm[1]:g} mm")
+            return chunk[int(np.argmax(good))]
+        size = min(size * 4, 16 * _CHUNK)
+    if len(vox):  # the maps left some: the exact checks failed them all
+        exact = []
+        if cons.min_inside > 0:
+            exact.append(f"{cons.min_inside:.0%} of the ellipsoid inside the liver")
+        if cons.vessel_gap_mm is not None:
+            exact.append(f"a vessel gap of {cons.vessel_gap_mm[0]:g}-{cons.vessel_gap_mm[1]:g} mm")
+        counts.append(f"none with {' and '.join(exact)}")
     radius = float(np.prod(req.semi_axes) ** (1.0 / 3.0))
     axes = " x ".join(f"{a:.1f}" for a in req.semi_axes)
     raise SynthesisError(
@@ -291,14 +308,79 @@ def _exhaustive(
     )
 
 
+def _candidates(
+    ctx: ScanContext,
+    req: Request,
+    cons: Constraints,
+    placed: list[tuple[np.ndarray, float]],
+    counts: list[str],
+) -> np.ndarray:
+    """(N, 3) liver voxels that pass every check a map can answer (a superset of the centres
+    that pass every check); `counts` gets how many each step left (up to the first empty)."""
+    flat = ctx.liver_flat
+    cells = np.ones(feasibility.cell_grid(ctx), dtype=bool)
+    why = []
+    if cons.min_inside > 0:
+        cells &= feasibility.possible_cells(ctx, _points(req), cons.min_inside)
+        why.append(f"{cons.min_inside:.0%} of the ellipsoid inside the liver")
+    others = not cons.allow_overlap and bool(placed)
+    if others:
+        cells &= ~_blocked_cells(ctx, req, cons, placed)
+        why.append(f"clear of the {len(placed)} tumors placed before")
+    if why:
+        flat = feasibility.liver_in_cells(ctx, cells)
+        counts.append(f"{len(flat):,} in 4 mm cells where it may fit ({', '.join(why)})")
+    if len(flat) and req.cube_half_mm > 0 and ctx.vessel_tree is not None:
+        flat = flat[_cube_free_at(ctx, req.cube_half_mm, flat)]
+        counts.append(
+            f"{len(flat):,} with a vessel-free cube of half-size {req.cube_half_mm:.1f} mm"
+        )
+    vox = ctx.liver_vox(flat)
+    allowed = expand_regions(cons.regions)
+    if len(vox) and allowed is not None:
+        vox = vox[np.isin(_region_index(ctx, vox), [REGIONS.index(r) for r in allowed])]
+        counts.append(f"{len(vox):,} in regions {', '.join(cons.regions or ())}")
+    if len(vox) and others:
+        vox = vox[_clear_of_others(vox * ctx.spacing, req, cons, placed)]
+        counts.append(f"{len(vox):,} clear of the {len(placed)} tumors placed before")
+    if len(vox) and cons.depth_mm is not None:
+        depth = ctx.depth_map[tuple((vox - ctx.lo).T)]
+        vox = vox[(depth >= cons.depth_mm[0] - _EPS) & (depth <= cons.depth_mm[1] + _EPS)]
+        counts.append(f"{len(vox):,} at depth {cons.depth_mm[0]:g}-{cons.depth_mm[1]:g} mm")
+    return vox
+
+
+def _region_index(ctx: ScanContext, vox: np.ndarray) -> np.ndarray:
+    """Index into REGIONS of each voxel's region."""
+    right, sup = ctx.region_sides(vox)
+    return np.where(right, 0, 2) + np.where(sup, 0, 1)
+
+
+def _blocked_cells(
+    ctx: ScanContext, req: Request, cons: Constraints, placed: list[tuple[np.ndarray, float]]
+) -> np.ndarray:
+    """Cells whose every voxel lies too close to a tumor placed before (no-overlap rule)."""
+    axes, half_diagonal = feasibility.cell_centres_mm(ctx)
+    blocked = np.zeros(tuple(len(a) for a in axes), dtype=bool)
+    for center, bound in placed:
+        # every voxel of the cell nearer than the gap the rule asks (a hair looser: float)
+        reach = req.bound_mm + bound + cons.overlap_gap_mm - half_diagonal - _EPS
+        if reach <= 0:
+            continue
+        d2 = [(a - c) ** 2 for a, c in zip(axes, center, strict=True)]
+        blocked |= d2[0][:, None, None] + d2[1][None, :, None] + d2[2][None, None, :] < reach**2
+    return blocked
+
+
 _CUBE_CACHE_SIZE = 64  # packed bit masks of the liver box: ~0.1 byte per box voxel each
 
 
-def _cube_mask(ctx: ScanContext, half_mm: float) -> np.ndarray:
-    """Over the liver box: True where the cube of half-size `half_mm` holds no vessel voxel.
+def _cube_packed(ctx: ScanContext, half_mm: float) -> np.ndarray:
+    """Over the liver box, bit-packed (C order): True where the cube of half-size `half_mm`
+    holds no vessel voxel.
 
     A maximum filter of the vessel mask is the cube check for every voxel at once. Masks
-    are cached on the context per cube size in voxels (bit-packed), as the same sizes recur.
+    are cached on the context per cube size in voxels, as the same sizes recur.
     """
     h = np.floor(half_mm / ctx.spacing + _EPS).astype(int)
     key = tuple(h.tolist())
@@ -306,8 +388,7 @@ def _cube_mask(ctx: ScanContext, half_mm: float) -> np.ndarray:
     if key in cache:
         packed = cache.pop(key)
         cache[key] = packed  # most recently used last
-        flat = np.unpackbits(packed, count=int(np.prod(ctx.box_shape))).view(bool)
-        return flat.reshape(ctx.box_shape)
+        return packed
     shape = np.asarray(ctx.scan.shape)
     lo = np.maximum(ctx.lo - h, 0)
     hi = np.minimum(ctx.hi + h, shape)
@@ -324,8 +405,20 @@ def _cube_mask(ctx: ScanContext, half_mm: float) -> np.ndarray:
         start = int(ctx.lo[axis] - lo[axis])
         cut[axis] = slice(start, start + ctx.box_shape[axis])
         grown = grown[tuple(cut)]
-    free = ~grown
-    cache[key] = np.packbits(free.ravel())
+    packed = np.packbits(~grown.ravel())
+    cache[key] = packed
     while len(cache) > _CUBE_CACHE_SIZE:
         cache.pop(next(iter(cache)))
-    return free
+    return packed
+
+
+def _cube_mask(ctx: ScanContext, half_mm: float) -> np.ndarray:
+    """`_cube_packed` unpacked to a bool mask of the liver box."""
+    flat = np.unpackbits(_cube_packed(ctx, half_mm), count=int(np.prod(ctx.box_shape)))
+    return flat.view(bool).reshape(ctx.box_shape)
+
+
+def _cube_free_at(ctx: ScanContext, half_mm: float, flat: np.ndarray) -> np.ndarray:
+    """`_cube_mask` read at box-flat indices (without unpacking the whole box)."""
+    packed = _cube_packed(ctx, half_mm)
+    return ((packed[flat >> 3] >> (7 - (flat & 7)).astype(np.uint8)) & 1).astype(bool)

@@ -48,10 +48,16 @@ def warp(
     if strength <= 0:
         return
     shape = image.shape
+    # the zone's box within the arrays (every voxel with normalised radius < extent)
+    half = np.ceil(zone_extent_mm(semi_axes, rotation is not None, extent) / spacing) + 1
+    lo = np.maximum(np.asarray(center) - half.astype(int), 0)
+    hi = np.minimum(np.asarray(center) + half.astype(int) + 1, shape)
+    if np.any(hi <= lo):
+        return
     grids = np.meshgrid(
         *[
-            ((np.arange(n) - c) * s).astype(np.float32)
-            for n, c, s in zip(shape, center, spacing, strict=True)
+            ((np.arange(a, b) - c) * s).astype(np.float32)
+            for a, b, c, s in zip(lo, hi, center, spacing, strict=True)
         ],
         indexing="ij",
         sparse=True,
@@ -62,18 +68,32 @@ def warp(
         q = [r[0, i] * grids[0] + r[1, i] * grids[1] + r[2, i] * grids[2] for i in range(3)]
     a = semi_axes.astype(np.float32)
     rho2 = (q[0] / a[0]) ** 2 + (q[1] / a[1]) ** 2 + (q[2] / a[2]) ** 2
-    idx = np.nonzero(rho2 < np.float32(extent * extent))
-    if not idx[0].size:
+    inner = np.flatnonzero(rho2 < np.float32(extent * extent))
+    if not inner.size:
         return
-    factor = source_scale(np.sqrt(rho2[idx]), strength, extent)
+    factor = source_scale(np.sqrt(rho2.ravel()[inner]), strength, extent)
+    idx = tuple(i + int(o) for i, o in zip(np.unravel_index(inner, rho2.shape), lo, strict=True))
+    flat = np.ravel_multi_index(idx, shape) if image.flags.c_contiguous else inner
     # source voxel coordinate = centre + (x - centre) * factor, per axis
-    coords = np.empty((3, idx[0].size), dtype=np.float32)
+    coords = np.empty((3, flat.size), dtype=np.float32)
     for axis in range(3):
         coords[axis] = center[axis] + (idx[axis] - np.float32(center[axis])) * factor
     # map_coordinates reads every source value before the assignment writes any
-    image[idx] = ndimage.map_coordinates(image, coords, order=1, mode="nearest")
-    if label.min() != label.max():  # deep in the liver the label is uniform: nothing moves
-        label[idx] = ndimage.map_coordinates(label, coords, order=0, mode="nearest")
+    moved = ndimage.map_coordinates(image, coords, order=1, mode="nearest")
+    _put(image, flat, idx, moved)
+    near = label[tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))]
+    if near.min() != near.max():  # deep in the liver the label is uniform: nothing moves
+        _put(label, flat, idx, ndimage.map_coordinates(label, coords, order=0, mode="nearest"))
+
+
+def _put(
+    array: np.ndarray, flat: np.ndarray, idx: tuple[np.ndarray, ...], values: np.ndarray
+) -> None:
+    """array[idx] = values, by flat index when the array is contiguous (faster)."""
+    if array.flags.c_contiguous:
+        array.reshape(-1)[flat] = values
+    else:
+        array[idx] = values
 
 
 def zone_extent_mm(semi_axes: np.ndarray, rotated: bool, extent: float) -> np.ndarray:

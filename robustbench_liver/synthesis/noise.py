@@ -59,14 +59,32 @@ def lattice_normal(seed: int, stream: int, ranges: tuple[range, ...]) -> np.ndar
 
 def interp_matrix(nodes: np.ndarray, targets: np.ndarray, degree: int = 3) -> np.ndarray:
     """Matrix W (len(targets) x len(nodes)) so that W @ values interpolates the node values
-    with an interpolating spline (cubic by default; constant beyond the end nodes)."""
+    with an interpolating spline (cubic by default; constant beyond the end nodes).
+
+    Equally spaced nodes (all callers here) use the splines of nodes 0, 1, ..., n - 1 at
+    (target - first node) / step: interpolating splines do not change under an affine map
+    of the axis, and those few splines are built once rather than for every tumor.
+    """
     nodes = np.asarray(nodes, dtype=np.float64)
-    degree = min(degree, len(nodes) - 1)
+    n = len(nodes)
+    degree = min(degree, n - 1)
     if degree < 1:
         return np.ones((len(targets), 1), dtype=np.float32)
+    t = np.asarray(targets, dtype=np.float64)
+    step = (nodes[-1] - nodes[0]) / (n - 1)
+    gaps = np.diff(nodes)
+    if step > 0 and float(gaps.max() - gaps.min()) <= 1e-9 * step:
+        u = np.minimum(np.maximum((t - nodes[0]) / step, 0.0), float(n - 1))
+        return np.ascontiguousarray(_unit_splines(n, degree)(u), dtype=np.float32)
     spline = _cardinal_splines(tuple(nodes.tolist()), degree)
-    t = np.clip(np.asarray(targets, dtype=np.float64), nodes[0], nodes[-1])
+    t = np.minimum(np.maximum(t, nodes[0]), nodes[-1])
     return np.ascontiguousarray(spline(t), dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_splines(n: int, degree: int) -> BSpline:
+    """The cardinal splines of the nodes 0, 1, ..., n - 1."""
+    return make_interp_spline(np.arange(n, dtype=np.float64), np.eye(n), k=degree)
 
 
 @functools.lru_cache(maxsize=64)
@@ -84,9 +102,8 @@ def gaussian_matrix(n: int, sigma_vox: float, truncate: float = 3.0) -> np.ndarr
     offsets = np.arange(-radius, radius + 1)
     kernel = np.exp(-0.5 * (offsets / sigma_vox) ** 2)
     kernel /= kernel.sum()
-    g = np.zeros((n, n), dtype=np.float64)
-    rows = np.arange(n)
-    for off, w in zip(offsets, kernel, strict=True):
-        cols = np.clip(rows + off, 0, n - 1)
-        np.add.at(g, (rows, cols), w)
-    return g.astype(np.float32)
+    rows = np.repeat(np.arange(n), len(offsets))
+    cols = np.minimum(np.maximum(np.arange(n)[:, None] + offsets[None, :], 0), n - 1).ravel()
+    # per cell, the weights add up in the order of the offsets (row-major flattening)
+    g = np.bincount(rows * n + cols, weights=np.tile(kernel, n), minlength=n * n)
+    return g.reshape(n, n).astype(np.float32)

@@ -7,6 +7,8 @@ zone when larger), never on the whole volume.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy import ndimage
 
@@ -40,9 +42,7 @@ def _half_sizes(record: TumorRecord, spacing: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _clip_box(center: np.ndarray, half: np.ndarray, shape_: tuple[int, ...]) -> Box:
-    lo = np.maximum(center - half, 0)
-    hi = np.minimum(center + half + 1, shape_)
-    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))  # type: ignore[return-value]
+    return shape.clip_box(center, half, shape_)
 
 
 def tumor_box(record: TumorRecord, shape_: tuple[int, ...], spacing: np.ndarray) -> Box:
@@ -51,7 +51,20 @@ def tumor_box(record: TumorRecord, shape_: tuple[int, ...], spacing: np.ndarray)
     return _clip_box(np.asarray(record.center_vox), crop, shape_)
 
 
-def paint(image: np.ndarray, label: np.ndarray, record: TumorRecord, spacing: np.ndarray) -> None:
+class Painted(NamedTuple):
+    """Where painting one tumor wrote."""
+
+    box: Box | None
+    """Holds every voxel labelled as this tumor (None: none)."""
+    crop: Box
+    """Holds every voxel changed (the tumor's box and its mass-effect zone)."""
+    moved_tumors: bool
+    """The mass effect may have moved voxels of tumors painted before (within `crop`)."""
+
+
+def paint(
+    image: np.ndarray, label: np.ndarray, record: TumorRecord, spacing: np.ndarray
+) -> Painted:
     """Add the tumor to `image` (float32) and `label` (uint8, tumor i as 2 + i), in place."""
     spacing = np.asarray(spacing, dtype=np.float64)
     center = np.asarray(record.center_vox)
@@ -59,11 +72,15 @@ def paint(image: np.ndarray, label: np.ndarray, record: TumorRecord, spacing: np
     tumor_half, crop_half = _half_sizes(record, spacing)
     crop = _clip_box(center, crop_half, image.shape)
     crop_lo = np.asarray([s.start for s in crop])
-    img = image[crop]
-    lab = label[crop]
+    # Work on contiguous copies of the crop (gathers, scatters and filters are faster there),
+    # written back at the end.
+    img = image[crop].copy()
+    lab = label[crop].copy()
+    moved = False
 
     # Step 6 first: push the tissue aside, then paint the tumor at its requested size.
     if record.mass_effect > 0:
+        moved = bool(lab.max() >= 2)
         mass_effect.warp(
             img,
             lab,
@@ -78,13 +95,13 @@ def paint(image: np.ndarray, label: np.ndarray, record: TumorRecord, spacing: np
     # Step 4: shape on the tumor's box, then the blur on the tight box around it.
     mask, offsets, tbox = _shape(record, center, tumor_half, spacing, image.shape)
     if mask is None:
-        return
+        image[crop] = img
+        label[crop] = lab
+        return Painted(None, crop, moved)
     margin = shape.blur_margin(record.edge_blur_mm, spacing)
-    hit = [
-        np.flatnonzero(np.any(mask, axis=tuple(j for j in range(3) if j != i))) for i in range(3)
-    ]
-    tight_lo = np.maximum(np.asarray([h[0] for h in hit]) - margin, 0)
-    tight_hi = np.minimum(np.asarray([h[-1] + 1 for h in hit]) + margin, mask.shape)
+    hit = shape.extent(mask)
+    tight_lo = np.maximum(np.asarray([h.start for h in hit]) - margin, 0)
+    tight_hi = np.minimum(np.asarray([h.stop for h in hit]) + margin, mask.shape)
     tight = tuple(slice(int(a_), int(b_)) for a_, b_ in zip(tight_lo, tight_hi, strict=True))
     mask = mask[tight]
     offsets = tuple(o[t] for o, t in zip(offsets, tight, strict=True))
@@ -97,7 +114,12 @@ def paint(image: np.ndarray, label: np.ndarray, record: TumorRecord, spacing: np
     in_liver = lab[local] >= 1  # step 5: blend inside the (warped) liver only
     # Half a voxel of partial volume at the liver's edge: label masks are staircases (a
     # vessel carved out of the liver showed as a bright square inside a dark tumor).
-    soft = ndimage.gaussian_filter(in_liver.astype(np.float32), 1.0, mode="nearest", truncate=2.0)
+    if in_liver.all():  # the filter of ones is exactly one (float32 of a unit kernel sum)
+        soft = np.ones(in_liver.shape, dtype=np.float32)
+    else:
+        soft = ndimage.gaussian_filter(
+            in_liver.astype(np.float32), 1.0, mode="nearest", truncate=2.0
+        )
     weight = blurred * soft
     inside = mask & in_liver
     band = capsule.capsule_band(blurred, record.capsule_band) if record.capsule_hu != 0 else None
@@ -119,18 +141,30 @@ def paint(image: np.ndarray, label: np.ndarray, record: TumorRecord, spacing: np
             )
         grain = texture.scan_grain(f) if record.keep_scan_noise else None
         level = _calibrated_level(record, f, weight, inside, noise, band, grain)
-        tumor = np.full(f.shape, level, dtype=np.float32)
+        # tumor = level + sigma_p noise + grain, then new = f + w (tumor - f); in place, with
+        # the operations in the same order as the plain expressions
         if noise is not None:
-            tumor += np.float32(record.texture_sigma_hu) * noise
+            tumor = np.multiply(noise, np.float32(record.texture_sigma_hu), out=noise)
+            tumor += np.float32(level)
+        else:
+            tumor = np.full(f.shape, level, dtype=np.float32)
         if grain is not None:
             tumor += grain
-        new = f + weight * (tumor - f)
+        tumor -= f
+        tumor *= weight
+        new = np.add(f, tumor, out=tumor)
     # Step 7: capsule.
     if band is not None:
         capsule.add_capsule(new, band, soft, record.capsule_hu)
     img[local] = new
     lab_local = lab[local]
     lab_local[inside] = 2 + record.index
+    image[crop] = img
+    label[crop] = lab
+    box = tuple(
+        slice(int(s.start + c), int(s.stop + c)) for s, c in zip(local, crop_lo, strict=True)
+    )
+    return Painted(box, crop, moved)  # type: ignore[arg-type]
 
 
 def _shape(
@@ -140,53 +174,22 @@ def _shape(
     spacing: np.ndarray,
     shape_: tuple[int, ...],
 ) -> tuple[np.ndarray | None, tuple[np.ndarray, ...], Box]:
-    """t' on a box around the tumor: first the box the deformation usually reaches (a coarse
-    look at the field), and the worst-case box only if the tumor touches its faces."""
+    """t' on a box around the tumor (see `shape.deformed_mask`)."""
     a, rot = geometry(record)
-    dirs = shape.lobe_directions(record.seed, record.lobes) if record.lobulation > 0 else None
-    full = _clip_box(center, tumor_half, shape_)
-    full_offsets = _offsets(full, center, spacing)
-    reach = shape.displacement_reach(
-        record.seed, record.elastic_sigma_mm, record.elastic_points, a, full_offsets
+    return shape.deformed_mask(
+        record.seed,
+        record.elastic_sigma_mm,
+        record.elastic_points,
+        a,
+        rot,
+        record.lobulation,
+        record.lobes,
+        record.edge_blur_mm,
+        center,
+        tumor_half,
+        spacing,
+        shape_,
     )
-    base = shape.axis_reach_mm(a, rot is not None)
-    margin = shape.blur_margin(record.edge_blur_mm, spacing)
-    half = np.ceil((base * (1.0 + record.lobulation) + reach) / spacing).astype(int) + 1 + margin
-    half = np.minimum(half, tumor_half)
-    for box in (_clip_box(center, half, shape_), full):
-        offsets = _offsets(box, center, spacing)
-        disp = shape.elastic_displacement(
-            record.seed, record.elastic_sigma_mm, record.elastic_points, a, offsets
-        )
-        mask = shape.tumor_mask(offsets, a, rot, disp, record.lobulation, dirs)
-        if box == full or not _touches_inner_face(mask, box, full, margin + 1):
-            break
-    if not mask.any():
-        return None, offsets, box
-    return mask, offsets, box
-
-
-def _offsets(box: Box, center: np.ndarray, spacing: np.ndarray) -> tuple[np.ndarray, ...]:
-    return tuple(
-        shape.axis_offsets(s.start, s.stop, c, sp)
-        for s, c, sp in zip(box, center, spacing, strict=True)
-    )
-
-
-def _touches_inner_face(mask: np.ndarray, box: Box, full: Box, width: np.ndarray) -> bool:
-    """Does the mask come within `width` voxels of a face of `box` that lies inside `full`
-    (so that it, or its blur, may be cut)?"""
-    for axis in range(3):
-        w = int(width[axis])
-        low = [slice(None)] * 3
-        low[axis] = slice(0, w)
-        high = [slice(None)] * 3
-        high[axis] = slice(-w, None)
-        if box[axis].start > full[axis].start and mask[tuple(low)].any():
-            return True
-        if box[axis].stop < full[axis].stop and mask[tuple(high)].any():
-            return True
-    return False
 
 
 def _calibrated_level(

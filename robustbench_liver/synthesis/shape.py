@@ -12,6 +12,11 @@ without resampling a binary image. All lengths honour the voxel spacing.
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections import OrderedDict
+from typing import Any
+
 import numpy as np
 from scipy import ndimage
 
@@ -74,12 +79,14 @@ def elastic_displacement(
     span = 2.0 * float(np.max(semi_axes))
     nodes = np.linspace(-span, span, points)
     limit = ELASTIC_CLIP * sigma_mm
-    control = np.clip(rng.normal(0.0, sigma_mm, size=(3, points, points, points)), -limit, limit)
+    control = rng.normal(0.0, sigma_mm, size=(3, points, points, points))
+    control = np.minimum(np.maximum(control, -limit), limit)
     mats = tuple(interp_matrix(nodes, off) for off in offsets)
     out = []
     for c in range(3):
         u = separable_apply(control[c].astype(np.float32), mats)
-        np.clip(u, -limit, limit, out=u)  # spline overshoot stays within the bound
+        # spline overshoot stays within the bound (np.clip, without its per-call overhead)
+        np.minimum(np.maximum(u, np.float32(-limit), out=u), np.float32(limit), out=u)
         out.append(u)
     return tuple(out)
 
@@ -95,8 +102,21 @@ def displacement_reach(
     reach of the deformation, well below the worst case ELASTIC_CLIP x sigma_e."""
     if sigma_mm <= 0:
         return 0.0
-    coarse = tuple(o[:: max(1, len(o) // 12)] for o in offsets)
-    u = elastic_displacement(seed, sigma_mm, points, semi_axes, coarse)
+    coarse = tuple(tuple(o[:: max(1, len(o) // 12)].tolist()) for o in offsets)
+    return _coarse_reach(seed, sigma_mm, points, tuple(np.asarray(semi_axes).tolist()), coarse)
+
+
+@functools.lru_cache(maxsize=256)
+def _coarse_reach(
+    seed: int,
+    sigma_mm: float,
+    points: int,
+    semi_axes: tuple[float, ...],
+    coarse: tuple[tuple[float, ...], ...],
+) -> float:
+    u = elastic_displacement(
+        seed, sigma_mm, points, np.asarray(semi_axes), tuple(np.asarray(c) for c in coarse)
+    )
     assert u is not None  # sigma_mm > 0
     return float(max(np.abs(c).max() for c in u)) * 1.1 + 0.5
 
@@ -110,26 +130,313 @@ def bounding_radius_mm(
     lobulation: float,
     lobes: int,
     spacing: np.ndarray,
+    edge_blur_mm: float | None = None,
+    stride: int = 1,
 ) -> float:
     """Radius (mm) of the smallest sphere about the centre voxel that holds the voxels of
     the deformed tumor t' on this spacing. The voxel pattern does not depend on where the
-    centre voxel is, so it is computed once, on the worst-case box, before placement."""
+    centre voxel is, so it is computed once, before placement: on the box painting uses
+    when `edge_blur_mm` is given (`deformed_mask`, exactly the voxels painted away from the
+    volume's edge, fewer near it), else on the worst-case box (a bound for any box).
+
+    With `stride` > 1 (and `edge_blur_mm` given): a lower bound, from every stride-th voxel
+    along each axis of the box painting starts with (about stride^3 times less work).
+    """
     spacing = np.asarray(spacing, dtype=np.float64)
     ext = extent_mm(semi_axes, rotation is not None, lobulation, sigma_mm)
     half = np.ceil(ext / spacing).astype(int) + 1
-    offsets = tuple(axis_offsets(-h, h + 1, 0, s) for h, s in zip(half, spacing, strict=True))
-    disp = elastic_displacement(seed, sigma_mm, points, semi_axes, offsets)
     dirs = lobe_directions(seed, lobes) if lobulation > 0 else None
-    mask = tumor_mask(offsets, semi_axes, rotation, disp, lobulation, dirs)
-    if not mask.any():
-        return 0.0
-    r2 = sum(
-        np.where(mask.any(axis=tuple(j for j in range(3) if j != i)), o**2, 0.0).reshape(
-            [-1 if j == i else 1 for j in range(3)]
+    found: np.ndarray | None
+    if edge_blur_mm is None:
+        offsets = tuple(axis_offsets(-h, h + 1, 0, s) for h, s in zip(half, spacing, strict=True))
+        disp = elastic_displacement(seed, sigma_mm, points, semi_axes, offsets)
+        found = tumor_mask(offsets, semi_axes, rotation, disp, lobulation, dirs)
+    elif stride > 1:
+        # mask voxels of the reach box: painted whichever box painting ends with
+        half = half + blur_margin(edge_blur_mm, spacing)
+        shape_ = tuple(int(n) for n in 2 * half + 1)
+        first, _ = _first_boxes(
+            seed,
+            sigma_mm,
+            points,
+            semi_axes,
+            rotation,
+            lobulation,
+            edge_blur_mm,
+            half,
+            clip_box(half, half, shape_),
+            spacing,
+            shape_,
+            half,
         )
-        for i, o in enumerate(offsets)
+        offsets = tuple(o[::stride] for o in _offsets(first, half, spacing))
+        disp = elastic_displacement(seed, sigma_mm, points, semi_axes, offsets)
+        found = tumor_mask(offsets, semi_axes, rotation, disp, lobulation, dirs)
+    else:
+        half = half + blur_margin(edge_blur_mm, spacing)
+        found, offsets, _ = deformed_mask(
+            seed,
+            sigma_mm,
+            points,
+            semi_axes,
+            rotation,
+            lobulation,
+            lobes,
+            edge_blur_mm,
+            half,
+            half,
+            spacing,
+            tuple(int(n) for n in 2 * half + 1),
+        )
+    if found is None or not found.any():
+        return 0.0
+    mask = found
+    # the farthest voxel lies in the mask's own bounding box: square distances there only
+    cut = extent(mask)
+    o2 = [
+        (o[c] ** 2).reshape([-1 if j == i else 1 for j in range(3)])
+        for i, (o, c) in enumerate(zip(offsets, cut, strict=True))
+    ]
+    r2 = np.where(mask[cut], o2[0] + o2[1] + o2[2], 0.0)
+    return float(np.sqrt(np.max(r2)))
+
+
+def extent(mask: np.ndarray) -> tuple[slice, slice, slice]:
+    """The bounding box of a non-empty 3D mask (two passes over it)."""
+    rows: np.ndarray = np.any(mask, axis=2)
+    hit = (
+        np.flatnonzero(rows.any(axis=1)),
+        np.flatnonzero(rows.any(axis=0)),
+        np.flatnonzero(mask.any(axis=(0, 1))),
     )
-    return float(np.sqrt(np.max(np.where(mask, r2, 0.0))))
+    return tuple(slice(int(h[0]), int(h[-1]) + 1) for h in hit)  # type: ignore[return-value]
+
+
+def clip_box(
+    center: np.ndarray, half: np.ndarray, shape_: tuple[int, ...]
+) -> tuple[slice, slice, slice]:
+    """The box center +- half (voxels), clipped to a volume of shape `shape_`."""
+    lo = np.maximum(center - half, 0)
+    hi = np.minimum(center + half + 1, shape_)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))  # type: ignore[return-value]
+
+
+def deformed_mask(
+    seed: int,
+    sigma_mm: float,
+    points: int,
+    semi_axes: np.ndarray,
+    rotation: np.ndarray | None,
+    lobulation: float,
+    lobes: int,
+    edge_blur_mm: float,
+    center: np.ndarray,
+    tumor_half: np.ndarray,
+    spacing: np.ndarray,
+    shape_: tuple[int, ...],
+) -> tuple[np.ndarray | None, tuple[np.ndarray, ...], tuple[slice, slice, slice]]:
+    """t' around `center` in a volume of shape `shape_`: (mask or None when empty, per-axis
+    offsets in mm, box). First on the box the deformation usually reaches (a coarse look at
+    the field), and on the worst-case box (`tumor_half`) only if the tumor comes near an
+    inner face of the first (so that it, or its edge blur, may be cut).
+
+    Away from the volume's edge the result does not depend on where the centre is: such
+    results are kept for a while (`_MASKS`), as `sample` computes every tumor's mask for
+    its bounding radius just before `apply` paints it. The mask returned is read-only.
+    """
+    center = np.asarray(center)
+    tumor_half = np.asarray(tumor_half)
+    full = clip_box(center, tumor_half, shape_)
+    whole = all(s.stop - s.start == 2 * h + 1 for s, h in zip(full, tumor_half, strict=True))
+    key = (
+        seed,
+        sigma_mm,
+        points,
+        np.asarray(semi_axes, dtype=np.float64).tobytes(),
+        None if rotation is None else np.asarray(rotation, dtype=np.float64).tobytes(),
+        lobulation,
+        lobes,
+        edge_blur_mm,
+        tuple(int(h) for h in tumor_half),
+        np.asarray(spacing, dtype=np.float64).tobytes(),
+    )
+    if whole:
+        kept = _MASKS.get(key)
+        if kept is not None:
+            mask, offsets, rel = kept
+            box = tuple(
+                slice(int(c + a), int(c + b)) for c, (a, b) in zip(center, rel, strict=True)
+            )
+            return mask, offsets, box  # type: ignore[return-value]
+    found = _deformed_mask(
+        seed,
+        sigma_mm,
+        points,
+        semi_axes,
+        rotation,
+        lobulation,
+        lobes,
+        edge_blur_mm,
+        center,
+        tumor_half,
+        full,
+        spacing,
+        shape_,
+    )
+    if whole:
+        mask, offsets, box = found
+        for array in (mask, *offsets):
+            if array is not None:
+                array.flags.writeable = False
+        rel = tuple((s.start - int(c), s.stop - int(c)) for s, c in zip(box, center, strict=True))
+        _MASKS.put(key, (mask, offsets, rel))
+    return found
+
+
+def _deformed_mask(
+    seed: int,
+    sigma_mm: float,
+    points: int,
+    semi_axes: np.ndarray,
+    rotation: np.ndarray | None,
+    lobulation: float,
+    lobes: int,
+    edge_blur_mm: float,
+    center: np.ndarray,
+    tumor_half: np.ndarray,
+    full: tuple[slice, slice, slice],
+    spacing: np.ndarray,
+    shape_: tuple[int, ...],
+) -> tuple[np.ndarray | None, tuple[np.ndarray, ...], tuple[slice, slice, slice]]:
+    dirs = lobe_directions(seed, lobes) if lobulation > 0 else None
+    reach, first = _first_boxes(
+        seed,
+        sigma_mm,
+        points,
+        semi_axes,
+        rotation,
+        lobulation,
+        edge_blur_mm,
+        center,
+        full,
+        spacing,
+        shape_,
+        tumor_half,
+    )
+    # The mask on the reach box; unless it comes within a voxel of a face of that box inside
+    # `full` (then on `full`), it is empty in the blur's margin around it, which painting
+    # still needs as part of the box.
+    offsets = _offsets(reach, center, spacing)
+    disp = elastic_displacement(seed, sigma_mm, points, semi_axes, offsets)
+    mask = tumor_mask(offsets, semi_axes, rotation, disp, lobulation, dirs)
+    box = reach
+    if reach == full:
+        pass
+    elif _touches_inner_face(mask, reach, full, np.ones(3, dtype=int)):
+        box = full
+        offsets = _offsets(full, center, spacing)
+        disp = elastic_displacement(seed, sigma_mm, points, semi_axes, offsets)
+        mask = tumor_mask(offsets, semi_axes, rotation, disp, lobulation, dirs)
+    elif first != reach:
+        grown = np.zeros(tuple(s.stop - s.start for s in first), dtype=bool)
+        grown[
+            tuple(
+                slice(r.start - f.start, r.stop - f.start)
+                for r, f in zip(reach, first, strict=True)
+            )
+        ] = mask
+        mask, box, offsets = grown, first, _offsets(first, center, spacing)
+    if not mask.any():
+        return None, offsets, box
+    return mask, offsets, box
+
+
+def _first_boxes(
+    seed: int,
+    sigma_mm: float,
+    points: int,
+    semi_axes: np.ndarray,
+    rotation: np.ndarray | None,
+    lobulation: float,
+    edge_blur_mm: float,
+    center: np.ndarray,
+    full: tuple[slice, slice, slice],
+    spacing: np.ndarray,
+    shape_: tuple[int, ...],
+    tumor_half: np.ndarray,
+) -> tuple[tuple[slice, slice, slice], tuple[slice, slice, slice]]:
+    """The box the deformation usually reaches (from a coarse look at the field on `full`),
+    and that box with the edge blur's margin around it, both within `full`."""
+    reach = displacement_reach(seed, sigma_mm, points, semi_axes, _offsets(full, center, spacing))
+    base = axis_reach_mm(semi_axes, rotation is not None)
+    half = np.ceil((base * (1.0 + lobulation) + reach) / spacing).astype(int) + 1
+    margin = blur_margin(edge_blur_mm, spacing)
+    return (
+        clip_box(center, np.minimum(half, tumor_half), shape_),
+        clip_box(center, np.minimum(half + margin, tumor_half), shape_),
+    )
+
+
+class _Kept:
+    """A small least-recently-used store of deformed masks, bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.items: OrderedDict[Any, Any] = OrderedDict()
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self.lock:
+            if key not in self.items:
+                return None
+            self.items.move_to_end(key)
+            return self.items[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        nbytes = 0 if value[0] is None else int(value[0].nbytes)
+        if nbytes > self.max_bytes:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.size += nbytes
+            while self.size > self.max_bytes:
+                _, old = self.items.popitem(last=False)
+                self.size -= 0 if old[0] is None else int(old[0].nbytes)
+
+
+_MASKS = _Kept(max_bytes=64 * 2**20)
+"""Deformed masks by their parameters (a cache: results never depend on it)."""
+
+
+def _offsets(
+    box: tuple[slice, slice, slice], center: np.ndarray, spacing: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    return tuple(
+        axis_offsets(s.start, s.stop, c, sp) for s, c, sp in zip(box, center, spacing, strict=True)
+    )
+
+
+def _touches_inner_face(
+    mask: np.ndarray,
+    box: tuple[slice, slice, slice],
+    full: tuple[slice, slice, slice],
+    width: np.ndarray,
+) -> bool:
+    """Does the mask come within `width` voxels of a face of `box` that lies inside `full`?"""
+    for axis in range(3):
+        w = int(width[axis])
+        low = [slice(None)] * 3
+        low[axis] = slice(0, w)
+        high = [slice(None)] * 3
+        high[axis] = slice(-w, None)
+        if box[axis].start > full[axis].start and mask[tuple(low)].any():
+            return True
+        if box[axis].stop < full[axis].stop and mask[tuple(high)].any():
+            return True
+    return False
 
 
 def lobe_directions(seed: int, lobes: int) -> np.ndarray:

@@ -301,3 +301,19 @@ def test_a_pair_left_without_a_row_fails_the_run(setup, tmp_path, monkeypatch):
     summary = _run(setup, [_spec("x")], tmp_path / "run")
     assert [f["status"] for f in summary.failed] == ["no_row", "no_row"]
     assert "no row was written" in summary.failed[0]["error"]
+
+
+def test_a_run_folder_of_another_generator_version_is_refused(setup, tmp_path, monkeypatch):
+    """Same scenario, same seeds, but a newer tumor generator makes other cases: resuming
+    would mix rows of both, so it is refused (and old folders count as version 1)."""
+    from robustbench_liver.runs import binding
+
+    out = tmp_path / "run"
+    _run(setup, ["run_folders_models:steady"], out, limit=1)
+    assert RunStore(out).read_manifest()["scenarios"]["folders"]["generators"] == (
+        binding.generators()
+    )
+    monkeypatch.setattr(binding, "generators", lambda: {"tumors": "99", "phantom": "1"})
+    with pytest.raises(RobustBenchError, match="made by generators") as err:
+        _run(setup, ["run_folders_models:steady"], out, limit=1)
+    assert "'99'" in str(err.value) and "--out" in str(err.value)
