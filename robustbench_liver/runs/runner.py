@@ -26,6 +26,7 @@ from robustbench_liver.runs.binding import (
     scan_data,
 )
 from robustbench_liver.runs.executors import executor
+from robustbench_liver.runs.loading import check_model
 from robustbench_liver.runs.roster import preload
 from robustbench_liver.runs.store import FORMAT, Pair, RunStore
 from robustbench_liver.runs.work import Unit, load_model, model_name
@@ -281,16 +282,7 @@ def _check_models(models: Sequence[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     for spec in models:
         model = load_model(spec)  # a ModelError naming the spec and the user's line
-        if not callable(getattr(model, "predict", None)):
-            got = repr(model)
-            got = got if len(got) <= 80 else got[:77] + "..."
-            hint = " (did the factory forget to `return` the model?)" if model is None else ""
-            raise ModelError(
-                f"--model {spec!r} gave {got} of type {type(model).__name__}, not a model"
-                f"{hint}. A model needs a method predict(image_hu, spacing, liver=None) that "
-                "returns a label map (0/1/2) or a tumor probability of the image's shape, and "
-                "optionally a `card` (robustbench_liver.models.ModelCard)."
-            )
+        check_model(model, spec)
         names[spec] = model_name(model, spec)
     shared = {n: [s for s in names if names[s] == n] for n in names.values()}
     for name, specs in shared.items():
