@@ -19,10 +19,10 @@ from robustbench_liver.report.leaderboard import read_leaderboard
 from robustbench_liver.runs.runner import RunOptions, run
 from robustbench_liver.scenarios import load_scenario
 
+from .conftest import start_chromium
+
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("RBL_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("RBL_CHROMEDRIVER", "/usr/bin/chromedriver")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SCENARIO = textwrap.dedent(
     """\
@@ -56,13 +56,6 @@ ERODED = textwrap.dedent(
 MODELS = ("oracle-ish", "eroded", "crashing")
 
 
-def _missing() -> str | None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(path).exists() and os.access(path, os.X_OK)):
-            return f"{path} not found: apt-get install -y chromium chromium-driver (make slow)"
-    return None
-
-
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("browser")
@@ -85,30 +78,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator[object]:
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--window-size=1280,1000",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingOptions", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"), "1280,1000")
     try:
         yield driver
     finally:

@@ -15,17 +15,9 @@ import pytest
 from robustbench_liver.cli.main import main
 from robustbench_liver.turing import clopper_pearson
 
+from .conftest import start_chromium
+
 pytestmark = pytest.mark.slow
-
-CHROMIUM = os.environ.get("RBL_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("RBL_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-
-def _missing() -> str | None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(path).exists() and os.access(path, os.X_OK)):
-            return f"{path} not found: apt-get install -y chromium chromium-driver (make slow)"
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -48,38 +40,12 @@ def downloads(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory, downloads) -> Iterator[object]:
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--window-size=1000,1200",
-    ):
-        options.add_argument(arg)
-    options.add_experimental_option(
-        "prefs",
-        {
-            "download.default_directory": str(downloads),
-            "download.prompt_for_download": False,
-            "safebrowsing.enabled": False,
-        },
-    )
-    options.set_capability("goog:loggingOptions", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
+    prefs = {
+        "download.default_directory": str(downloads),
+        "download.prompt_for_download": False,
+        "safebrowsing.enabled": False,
+    }
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"), "1000,1200", prefs)
     # headless Chrome saves downloads only when told where (the preference alone is not enough)
     driver.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
