@@ -18,7 +18,7 @@ $(PY):
 # multi-GB CUDA build; the package itself accepts torch>=2.2 (pin another in your own env).
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,dask]'
+	$(PY) -m pip install --quiet -e '.[dev,dask,nnunet]' -c constraints/nnunet.txt
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -198,6 +198,24 @@ class TumorRecord:
     """Threshold T applied to the smoothed CT (None when no threshold mask was used)."""
     liver_region: str
     """Coarse liver region of the centre (see `synthesis.location.REGIONS`)."""
+    label_level: float | None = None
+    """The blur t'' falls to about this level at the label's edge: t'' blurs a core shrunk
+    by edge_blur_mm x Phi^-1(1 - level), so the edge's change lies inside the label (t').
+    None: the paper's edge, t'' blurs t' itself (records of generator 2 and before)."""
+    mass_effect_keep_grain: bool = False
+    """The mass-effect warp moves a smoothed copy of the tissue and keeps the scan's grain in
+    place; False: it warps the image itself, whose linear interpolation smooths the noise."""
+    necrosis_share: float = 0.0
+    """Share of the tumor's label in an irregular hypodense (necrotic) core; 0 = none."""
+    necrosis_hu: float = 0.0
+    """HU change of the necrotic core relative to the tumor's solid tissue (< 0: darker)."""
+    calcification_share: float = 0.0
+    """Share of the tumor's label in calcifications; 0 = none."""
+    calcification_hu: float = 0.0
+    """HU of the calcifications (absolute, as calcium is)."""
+    fill_clefts_mm: float = 0.0
+    """Non-liver clefts inside the tumor narrower than about this (mm) are painted as tumor,
+    in label and image alike; 0 = the tumor is painted inside the liver mask only."""
     volume_mm3: float | None = None
     """Measured tumor volume (label voxels x voxel volume), after synthesis."""
     equivalent_radius_mm: float | None = None
@@ -315,13 +333,21 @@ NETWORK_FIELDS = (
     "sha256",
 )
 _SELF_PROCESSING_ADAPTERS = ("python", "command")
+# Network fields an adapter fills but does not act on: nnU-Net normalizes its input itself
+# (plans.json; its spacing, patch size, overlap, classes and checkpoint apply); a MONAI
+# bundle post-processes with its own config, not the suite's small-component rule.
+_NOT_APPLIED = {"nnunet": ("hu_window", "normalize"), "monai-bundle": ("min_tumor_mm3",)}
 
 
 def card_for_display(card: Mapping[str, Any]) -> dict[str, Any]:
     """A model card's fields (as `ModelCard.to_dict` gives them, or as a run stored them)
     that apply to its adapter: a python or command model's card loses the network-only
-    fields. For display only (CLI, report, leaderboard pages); stored cards stay complete.
-    Here, not in `models`, so that the report can use it without importing model code."""
-    if card.get("adapter") not in _SELF_PROCESSING_ADAPTERS:
-        return dict(card)  # a network, or an unknown adapter (an old or hand-made card)
-    return {k: v for k, v in card.items() if k not in NETWORK_FIELDS}
+    fields, an nnunet card its input window, a bundle's the suite's post-processing. For
+    display only (CLI, report, leaderboard pages); stored cards stay complete. Here, not in
+    `models`, so that the report can use it without importing model code."""
+    adapter = card.get("adapter")
+    if adapter in _SELF_PROCESSING_ADAPTERS:
+        hidden: tuple[str, ...] = NETWORK_FIELDS
+    else:  # a network, or an unknown adapter (an old or hand-made card): all of it
+        hidden = _NOT_APPLIED.get(str(adapter), ())
+    return {k: v for k, v in card.items() if k not in hidden}

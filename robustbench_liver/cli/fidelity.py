@@ -4,10 +4,16 @@ feature, and a classifier that tries to tell them apart."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from robustbench_liver.cli import add_data_root
+
+if TYPE_CHECKING:  # the command's imports stay lazy: `--help` loads nothing heavy
+    from robustbench_liver.fidelity.calibration_file import Calibrated
+    from robustbench_liver.fidelity.lesions import ScanFrame
+    from robustbench_liver.fidelity.study import TumorModel
 
 EXAMPLE = """\
 example:
@@ -20,6 +26,14 @@ whose base scans are label maps (with --data-root). --tumors: a scenario (its re
 condition's tumors, or --condition) or a level (tiny, small, medium, large, mix).
 Writes fidelity.md, fidelity.html, figures/, lesions.csv/.parquet (one row per lesion, real
 and synthetic, naming the real data and the tumor model), distances.csv, classifier.json.
+
+calibration (--model, repeatable): each model also runs on the real cases and on twin cases
+(the same scans with one size-matched synthetic tumor per real lesion, --per-lesion twin
+cases per scan); the report gains each model's synthetic - real gap in local DSC, case DSC
+and lesion sensitivity with CIs, and whether the models rank alike on both; calibration.json
+is what `report --calibration` and `leaderboard --calibration` show beside phantom scores:
+  robustbench-liver fidelity --real ../shared/data/lits-tiny --tumors scenarios/quickstart.yaml \\
+      --model hu-threshold --model unet-synth --per-lesion 4 --out fidelity/lits-tiny
 """
 
 
@@ -52,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--base",
         metavar="DIR_OR_SCENARIO",
         help="healthy scans to synthesize into (default: each real lesion's own scan, real "
-        "tumors masked out)",
+        "tumors masked out); the calibration's twin cases always use the real scans",
     )
     parser.add_argument(
         "--per-lesion",
@@ -80,6 +94,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=500,
         help="bootstrap resamples of the classifier AUC, each rerunning the cross-validation "
         "(default 500)",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME_OR_SPEC",
+        help="calibrate this model (repeatable; as `run --model` takes it): its score on the "
+        "real tumors against that on size-matched synthetic twins in the same scans",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds per prediction in the calibration; a model past it is killed and that "
+        "case counts as a miss",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     add_data_root(parser, "folder the scenarios' file sources are read from")
@@ -110,11 +138,16 @@ def run(args: argparse.Namespace) -> int:
     base = []
     if args.base:
         base = base_frames(find_scans(args.base, args.data_root))
-    measured = sum(
-        les.measured for f in frames for les in find_lesions(f, args.min_diameter_voxels)[1]
-    )
+    found = [find_lesions(f, args.min_diameter_voxels)[1] for f in frames]
+    measured = sum(les.measured for lesions in found for les in lesions)
+    calibrated_scans = sum(any(les.measured for les in lesions) for lesions in found)
+    models = list(dict.fromkeys(args.model))
     total = measured * (1 + args.per_lesion)
-    with Progress(total, "fidelity", unit="lesions") as bar:
+    total += calibrated_scans * (1 + args.per_lesion) * len(models)
+    calibrated = None
+    with Progress(total, "fidelity", unit="steps") as bar:
+        if models:  # first: a model that cannot load is said before the long part
+            calibrated = _calibrate(args, frames, model, data.name, models, bar.advance)
         study = run_study(
             frames,
             model,
@@ -137,14 +170,47 @@ def run(args: argparse.Namespace) -> int:
             "tumor_label": args.tumor_label,
             "liver_labels": sorted({s.liver_label for s in data.scans}),
             "tumor_config": model.config.to_dict(),
+            "models": models,
         },
+        calibrated=calibrated,
     )
     for line in summary(study):
         print(line)
     for row in study.distances.itertuples(index=False):
         print(f"  {_distance_line(row)}")
+    if calibrated is not None:
+        from robustbench_liver.fidelity.calibration_report import summary_lines
+
+        for line in summary_lines(*calibrated):
+            print(line)
     print(f"report: {page}")
     return 0
+
+
+def _calibrate(
+    args: argparse.Namespace,
+    frames: list[ScanFrame],
+    tumors: TumorModel,
+    real_data: str,
+    models: list[str],
+    tick: Callable[[], None],
+) -> Calibrated:
+    """Every model on the real and the twin cases, and the gaps (fidelity.calibrate)."""
+    from robustbench_liver.fidelity.calibrate import run_calibration
+    from robustbench_liver.fidelity.calibration_stats import summarize
+
+    cal = run_calibration(
+        frames,
+        tumors,
+        real_data,
+        models,
+        per_lesion=args.per_lesion,
+        seed=args.seed,
+        min_diameter_voxels=args.min_diameter_voxels,
+        timeout_s=args.timeout,
+        progress=lambda _note: tick(),
+    )
+    return cal, summarize(cal, resamples=args.resamples, seed=args.seed)
 
 
 def _distance_line(r: Any) -> str:

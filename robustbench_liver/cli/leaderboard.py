@@ -11,6 +11,7 @@ examples:
   robustbench-liver leaderboard runs/quick runs/size --out board/
   robustbench-liver leaderboard runs/quick runs/size --out board/ --verify
   robustbench-liver leaderboard runs/full runs/lim4 --out board/ --same-cases   # refused
+  robustbench-liver leaderboard runs/size --out board/ --calibration fidelity/lits/calibration.json
 
 A board holds one scenario version (name, version, hash) run on one case set: runs of
 another version, or of the same version on other cases (another --limit, an unfinished run,
@@ -19,6 +20,10 @@ their cases differ; --same-cases refuses them instead (exit code 1). The same mo
 same scenario version and cases in two run folders is refused. Rows marked seen_in_training
 (cases whose base scan the model was trained on) are left out of its scores, with a note
 counting them; --include-seen keeps them.
+
+Boards whose cases come from the built-in phantom say so: phantom scores rank models on the
+phantom, not on patients. --calibration (the calibration.json of `fidelity --model`) puts each
+model's measured synthetic - real gap beside its scores; --verify then needs the same file.
 
 --verify writes nothing: it checks board/leaderboard.json against the schema and recomputes
 every number from the runs' rows with the board's own settings, and checks each run folder's
@@ -58,11 +63,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="refuse runs of one scenario version on different case sets instead of putting "
         "each case set on a board of its own",
     )
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="calibration.json of `fidelity --model`: each model's measured synthetic - real "
+        "gap beside its scores (with --verify: the file the board was built with)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from robustbench_liver.errors import RobustBenchError
+    from robustbench_liver.report.calibration import read_calibration
     from robustbench_liver.report.leaderboard import (
         build_leaderboard,
         read_leaderboard,
@@ -70,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         write_leaderboard,
     )
 
+    calibration = None if args.calibration is None else read_calibration(args.calibration)
     if args.verify:
         settings = {"--resamples": args.resamples is not None, "--include-seen": args.include_seen}
         given = [flag for flag, on in settings.items() if on]
@@ -78,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--verify uses the leaderboard's own settings; drop {' and '.join(given)}"
             )
         document = read_leaderboard(args.out)
-        verify_or_raise(document, args.run_dirs)
+        verify_or_raise(document, args.run_dirs, calibration)
         n = sum(len(b["entries"]) for b in document["boards"])
         print(f"{args.out / 'leaderboard.json'}: all {n} entries match their run folders")
         return 0
@@ -89,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         include_seen=args.include_seen,
         same_cases=args.same_cases,
+        calibration=calibration,
     )
     written = write_leaderboard(document, args.out)
     boards = ", ".join(

@@ -39,19 +39,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--json", action="store_true", help="print the complete cards (every field) as JSON"
     )
     parser.add_argument(
-        "--spec", type=Path, action="append", default=[], help="also load this YAML model spec"
+        "--spec",
+        type=Path,
+        action="append",
+        default=[],
+        help="also load this model: a YAML spec or a MONAI bundle folder",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from robustbench_liver.errors import ModelError
-    from robustbench_liver.models import cards, load_spec
+    from robustbench_liver.models import cards, get_model
 
     entries: list[tuple[str, object]] = list(cards())
     for path in args.spec:
         try:
-            model = load_spec(path)
+            model = get_model(str(path))  # a spec file or a bundle folder
             entries.append((str(path), model.card))
         except ModelError as err:
             entries.append((str(path), err))

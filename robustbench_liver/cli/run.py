@@ -60,7 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads per worker (default 1)"
     )
-    parser.add_argument("--batch", type=int, default=1, help="cases per unit of work")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        help="cases per unit of work (default: the largest batch_size of the models' specs, "
+        "e.g. a command tool's, shared out over the workers; else 1)",
+    )
     parser.add_argument(
         "--retry-failed",
         action="store_true",

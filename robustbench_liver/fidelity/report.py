@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from robustbench_liver import __version__
+from robustbench_liver.fidelity import calibration_file, calibration_report
 from robustbench_liver.fidelity.page import Page
 from robustbench_liver.fidelity.registry import BY_NAME, CLASSIFIER_FEATURES, FEATURES, NAMES
 from robustbench_liver.fidelity.study import Study
 from robustbench_liver.fidelity.texture import BIN_HU
+
+if TYPE_CHECKING:
+    from robustbench_liver.fidelity.calibration_file import Calibrated
 
 FIGURE = "fidelity-features.png"
 FILES = (
@@ -45,13 +49,17 @@ def _interval(low: float, high: float) -> str:
     return f" [{number(low)}, {number(high)}]"
 
 
-def build_page(study: Study) -> tuple[Page, bytes]:
-    """The section, and the PNG of its feature plots."""
+def build_page(study: Study, calibrated: Calibrated | None = None) -> tuple[Page, dict[str, bytes]]:
+    """The section, and its figures (file name under figures/ -> PNG): the feature plots,
+    and with a calibration its plot."""
     from robustbench_liver.fidelity.plots import feature_grid, png
 
     page = Page(f"Fidelity: {study.real_data} vs {study.tumor_model}")
+    figures: dict[str, bytes] = {}
     _overview(page, study)
     _classifier(page, study)
+    if calibrated is not None:
+        figures[calibration_file.FIGURE] = calibration_report.add_section(page, calibrated)
     page.heading(2, "Feature distances")
     _distance_table(page, study)
     page.paragraph(
@@ -62,6 +70,7 @@ def build_page(study: Study) -> tuple[Page, bytes]:
     )
     features = [n for n in NAMES if n in study.table]
     image = png(feature_grid(study.table, features, f"{study.real_data} vs {study.tumor_model}"))
+    figures[FIGURE] = image
     page.heading(2, "Distributions")
     page.figure(
         f"figures/{FIGURE}",
@@ -83,7 +92,7 @@ def build_page(study: Study) -> tuple[Page, bytes]:
         "Texture: scikit-image GLCM (pyradiomics does not install cleanly on Python 3.11 "
         f"here: no wheels, and its source archives do not build), {BIN_HU:g} HU bins."
     )
-    return page, image
+    return page, figures
 
 
 def _overview(page: Page, study: Study) -> None:
@@ -226,12 +235,21 @@ def _lesions(page: Page, study: Study) -> None:
         page.paragraph(f"Synthetic tumors not made: {shown}{more}.")
 
 
-def write_report(study: Study, out: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write every file of `FILES` under `out`; returns the HTML page's path."""
+def write_report(
+    study: Study,
+    out: str | Path,
+    extra: dict[str, Any] | None = None,
+    calibrated: Calibrated | None = None,
+) -> Path:
+    """Write every file of `FILES` under `out` (and with a calibration those of
+    `calibration_file.FILES` and its figure); returns the HTML page's path."""
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    page, image = build_page(study)
-    (out / "figures" / FIGURE).write_bytes(image)
+    page, figures = build_page(study, calibrated)
+    for name, image in figures.items():
+        (out / "figures" / name).write_bytes(image)
+    if calibrated is not None:
+        calibration_file.write_calibration(out, calibrated)
     (out / "fidelity.md").write_text(page.markdown(), encoding="utf-8")
     (out / "fidelity.html").write_text(page.html(), encoding="utf-8")
     study.table.to_csv(out / "lesions.csv", index=False)

@@ -9,64 +9,79 @@ output fails that case only. A non-zero exit fails the batch; with `isolate_fail
 case is then run alone so only the culprits fail. A timeout kills the tool's process group
 and fails the batch; so does the end of the call, for helpers the tool left running. Its
 output goes to files, not pipes, so no wait outlasts the timeout, and (on Linux) the tool
-dies with the process that started it. Every failure carries the last lines of the tool's
-stderr and the command as it ran.
+dies with the process that started it. Every failure names its case (and the other cases
+of a batch that failed together), the command as it ran, and the last lines of the tool's
+stderr: its end, where a tool says why; a timeout keeps what it wrote until then.
 
 Spec (YAML):
 
     adapter: command
-    argv: ["nnUNetv2_predict", "-i", "{input_dir}", "-o", "{output_dir}", "-d", "3"]
-    timeout_s: 3600          # per call
-    batch_size: 16           # cases per call
+    argv: [nnUNetv2_predict, -i, "{input_dir}", -o, "{output_dir}", -d, "3", -c, 3d_fullres,
+           -f, "0", -device, "{device}"]
+    timeout_s: 3600          # per call of the tool (a batch); default 3600
+    batch_size: 16           # most cases per call of the tool; default 16
     remap: {1: 1, 2: 2}      # output value -> 0/1/2 (values not listed become 0)
-    env: {nnUNet_results: /models/nnunet}
-    card: {name: nnunet-lits, output: labels, ...}
+    env: {nnUNet_results: /models/nnunet, PATH: "/opt/nnunet/bin:$PATH"}
+    device: auto             # what {device} is: auto (cuda when a GPU is there, else cpu),
+                             # or a word such as cpu, cuda, cuda:1
+    isolate_failures: true   # after a failed batch, run its cases one by one
+    card: {name: nnunet-lits, version: "1", output: labels, ...}
 
-Placeholders in argv: {input_dir}, {output_dir}, {python} (this Python interpreter) and
-{spec_dir} (the spec file's folder). The tool runs in the spec file's folder, so relative
-paths in argv and env are relative to the spec file; so is a program given as a relative
-path (`./predict.sh`, `bin/tool`). A bare program name is looked up on PATH.
+Placeholders in argv: {input_dir}, {output_dir}, {python} (the Python running the bench),
+{spec_dir} (the spec file's folder) and {device} (see `device:`); `env:` values may use the
+last three, and `$NAME` / `${NAME}` of the bench's own environment. The tool runs in the spec
+file's folder, so relative paths in argv and env are relative to the spec file; so is a
+program given as a path (`./predict.sh`, `bin/tool`). A bare program name is looked up on
+the PATH the tool gets: the spec's `env:` PATH when it sets one, else the bench's.
+Python tools run with PYTHONUNBUFFERED=1 (unless set), so their output up to a timeout is
+kept.
+
+The card's `weights` and `sha256` are optional for a command model (the tool loads its own
+weights); when given, `weights` must be a file (relative to the spec file) whose sha256 is
+`sha256`, checked when the model is built, so a card never shows an unchecked file.
 """
 
 from __future__ import annotations
 
-import ctypes
+import dataclasses
 import os
 import re
-import shlex
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from robustbench_liver.errors import DataError, ModelError
 from robustbench_liver.io import read_volume, save_nifti
+from robustbench_liver.models.checksum import sha256_of
+from robustbench_liver.models.command_tool import (
+    COMMAND_CHARS,
+    DEVICES,
+    PLACEHOLDERS,
+    TAIL_CHARS,
+    TAIL_LINES,
+    Call,
+    detect_device,
+    fill,
+    resolve_program,
+    run_tool,
+    shorten,
+    tool_env,
+)
 from robustbench_liver.models.protocol import BatchItem, ModelCard, SegmentationModel, check_input
 from robustbench_liver.models.spec import Args, card_of
 
-PLACEHOLDERS = ("{input_dir}", "{output_dir}", "{python}", "{spec_dir}")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-TAIL_LINES = 20
-"""Lines of the tool's stderr a failure keeps (its end: where a tool says why)."""
-TAIL_CHARS = 2000
-"""... and at most this many characters of them, cut at a line or word boundary."""
-COMMAND_CHARS = 600
-
-
-class Call(NamedTuple):
-    """One run of the tool: exit status (or "timeout"), the tail of its stderr, and the
-    command as it ran (placeholders filled in)."""
-
-    status: int | str
-    tail: str
-    command: str
+_ONE = "image"
+"""The file name `predict` gives its one image: no case id to name in an error."""
+RUNNER_MARGIN_S = 2.0
+"""How long before the runner's `--timeout` a tool is ended, so its failure can be told."""
+SHOWN_IDS = 5
+"""Case ids an error lists for a batch that failed together (the count of the rest follows)."""
 
 
 class CommandModel(SegmentationModel):
@@ -82,6 +97,7 @@ class CommandModel(SegmentationModel):
         env: Mapping[str, str] | None = None,
         isolate_failures: bool = True,
         spec_dir: Path | None = None,
+        device: str = "auto",
     ):
         where = f"model {card.name!r}"
         if not argv or not all(isinstance(a, str) for a in argv):
@@ -95,17 +111,45 @@ class CommandModel(SegmentationModel):
             raise ModelError(f"{where}: timeout_s must be > 0 and batch_size >= 1")
         if remap is not None and any(v not in (0, 1, 2) for v in remap.values()):
             raise ModelError(f"{where}: remap must map output values to 0, 1 or 2, got {remap}")
-        self.card = card
+        if not isinstance(device, str) or not DEVICES.match(device):
+            raise ModelError(
+                f"{where}: device must be auto or one word such as cpu, cuda, cuda:1; "
+                f"got {device!r}"
+            )
         self.spec_dir = (spec_dir or Path.cwd()).resolve()
+        self.card = _checked_weights(card, self.spec_dir, where)
         self.argv = list(argv)
-        self.program = _resolve_program(
-            self._fill(argv[0], Path("."), Path(".")), self.spec_dir, where
-        )
+        raw_env = {str(k): str(v) for k, v in (env or {}).items()}
+        if device == "auto":  # asked only when used: the check looks at the driver's files
+            wanted = "{device}" in joined or any("{device}" in v for v in raw_env.values())
+            device = detect_device({**os.environ, **raw_env}) if wanted else "cpu"
+        self.device = device
+        self._values = {
+            "{python}": sys.executable,
+            "{spec_dir}": str(self.spec_dir),
+            "{device}": self.device,
+        }
+        self.env = tool_env(raw_env, self._values)
+        self.program = resolve_program(fill(argv[0], self._values), self.spec_dir, self.env, where)
         self.timeout_s = float(timeout_s)
         self.batch_size = int(batch_size)
         self.remap = None if remap is None else {int(k): int(v) for k, v in remap.items()}
-        self.env = {str(k): str(v) for k, v in (env or {}).items()}
         self.isolate_failures = isolate_failures
+        self._deadline: float | None = None
+
+    def set_time_limit(self, seconds: float | None) -> None:
+        """The runner waits `seconds` for the next call (`run --timeout`): each tool run then
+        ends a little before, so its stderr is kept, not lost with a killed process."""
+        if seconds is None:
+            self._deadline = None
+            return
+        margin = min(RUNNER_MARGIN_S, 0.1 * seconds)
+        self._deadline = time.monotonic() + seconds - margin
+
+    def _time_left(self) -> float:
+        if self._deadline is None:
+            return self.timeout_s
+        return max(0.05, min(self.timeout_s, self._deadline - time.monotonic()))
 
     def predict(
         self,
@@ -113,7 +157,7 @@ class CommandModel(SegmentationModel):
         spacing: tuple[float, float, float],
         liver: np.ndarray | None = None,
     ) -> np.ndarray:
-        result = self.predict_batch([BatchItem("case", image_hu, spacing, liver)])["case"]
+        result = self.predict_batch([BatchItem(_ONE, image_hu, spacing, liver)])[_ONE]
         if isinstance(result, Exception):
             raise result
         return result
@@ -152,39 +196,26 @@ class CommandModel(SegmentationModel):
                     mask = item.liver.astype(np.uint8)
                     save_nifti(in_dir / f"{item.case_id}_0001.nii.gz", mask, affine, kind="label")
             call = self._call(in_dir, out_dir)
+            together = _together([item.case_id for item in batch])
             if call.status == "timeout":
-                message = f"no answer within {self.timeout_s:g} s (killed)"
-                return {item.case_id: self._error(item.case_id, message, call) for item in batch}
+                message = f"no answer within {call.seconds:.3g} s (killed){together}"
+                return {
+                    item.case_id: ToolTimeout(str(self._error(item.case_id, message, call)))
+                    for item in batch
+                }
             if call.status != 0:
                 if self.isolate_failures and len(batch) > 1:
                     return {k: v for item in batch for k, v in self._run_batch([item]).items()}
-                message = f"the command exited with status {call.status}"
+                message = f"the command exited with status {call.status}{together}"
                 return {item.case_id: self._error(item.case_id, message, call) for item in batch}
             return {item.case_id: self._read(item, out_dir, call) for item in batch}
 
     def _call(self, in_dir: Path, out_dir: Path) -> Call:
-        """Run the tool once, in the spec file's folder. Its output goes to files, not
-        pipes: a helper it leaves behind holding them cannot make us wait."""
-        argv = [self.program] + [self._fill(a, in_dir, out_dir) for a in self.argv[1:]]
-        command = _shorten(shlex.join(argv), COMMAND_CHARS)
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env={**os.environ, **self.env},
-                cwd=self.spec_dir,  # relative paths in argv and env: relative to the spec file
-                start_new_session=True,  # its own process group: a timeout ends all of it
-                preexec_fn=_die_with_parent,  # and it ends if we are killed
-            )
-            try:
-                status: int | str = _wait(proc, self.timeout_s)
-            except BaseException:  # e.g. Ctrl-C: leave no orphans
-                _end(proc)
-                raise
-            _end(proc)  # the tool and whatever it left running in its group
-            return Call(status, _tail(_end_of(err) or _end_of(out)), command)
+        """Run the tool once, in the spec file's folder."""
+        values = {"{input_dir}": str(in_dir), "{output_dir}": str(out_dir), **self._values}
+        argv = [self.program] + [fill(a, values) for a in self.argv[1:]]
+        env = {**os.environ, "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED", "1")}
+        return run_tool(argv, {**env, **self.env}, self.spec_dir, self._time_left())
 
     def _read(self, item: BatchItem, out_dir: Path, call: Call) -> np.ndarray | Exception:
         path = next(
@@ -240,118 +271,69 @@ class CommandModel(SegmentationModel):
         return labels.astype(np.uint8)
 
     def _error(self, case_id: str, message: str, call: Call) -> ModelError:
-        """The failure, the command as it ran and the stderr's last lines; when the tool
-        failed, its last line also beside the failure (what one-line listings show)."""
+        """The failure with its case id, the command as it ran and the stderr's last lines;
+        when the tool failed, its last line also beside the failure (what one-line listings
+        show)."""
         lines = call.tail.strip().splitlines()
         failed = call.status != 0 and lines
-        last = f" (stderr: {_shorten(lines[-1].strip(), 160)})" if failed else ""
+        last = f" (stderr: {shorten(lines[-1].strip(), 160)})" if failed else ""
         shown = "\n".join(lines) if lines else "(nothing on stderr)"
+        case = "" if case_id == _ONE else f", case {case_id!r}"
         return ModelError(
-            f"model {self.card.name!r}, case {case_id!r}: {message}{last}.\n"
+            f"model {self.card.name!r}{case}: {message}{last}.\n"
             f"Command: {call.command}\nIts stderr ends with:\n{shown}"
         )
 
-    def _fill(self, arg: str, in_dir: Path, out_dir: Path) -> str:
-        values = (str(in_dir), str(out_dir), sys.executable, str(self.spec_dir))
-        # plain replacement: no format(), no attribute access
-        for key, value in zip(PLACEHOLDERS, values, strict=True):
-            arg = arg.replace(key, value)
-        return arg
+
+class ToolTimeout(ModelError, TimeoutError):
+    """The tool ran out of time (its `timeout_s`, or the runner's `--timeout`): the row's
+    status is `timeout`."""
 
 
-def _resolve_program(program: str, spec_dir: Path, where: str) -> str:
-    """A path (relative ones to the spec file's folder), or a bare name found on PATH."""
-    if os.sep in program or (os.altsep and os.altsep in program):
-        path = spec_dir / Path(program).expanduser()  # an absolute `program` stays itself
-        if not path.is_file():
-            raise ModelError(f"{where}: program {program} not found (looked for {path})")
-        return str(path)
-    found = shutil.which(program)
-    if found is None:
+def _together(case_ids: list[str]) -> str:
+    """' (a batch of 3 cases that failed together: a, b, c)', or '' for one case."""
+    if len(case_ids) < 2:
+        return ""
+    shown = ", ".join(case_ids[:SHOWN_IDS])
+    more = f" and {len(case_ids) - SHOWN_IDS} more" if len(case_ids) > SHOWN_IDS else ""
+    return f" (a batch of {len(case_ids)} cases that failed together: {shown}{more})"
+
+
+def _checked_weights(card: ModelCard, spec_dir: Path, where: str) -> ModelCard:
+    """The card with its `weights` resolved, after checking that the file exists and has the
+    card's sha256; a card without weights and sha256 as it is."""
+    if card.weights is None:
+        if card.sha256 is not None:
+            raise ModelError(
+                f"{where}: the card gives a sha256 but no weights file it would be the digest "
+                "of; add `weights:` (the tool's checkpoint, relative to the spec file) under "
+                "`card:`, or drop `sha256:`"
+            )
+        return card
+    path = (spec_dir / Path(card.weights).expanduser()).resolve()
+    if path.is_dir():
         raise ModelError(
-            f"{where}: command {program!r} not found on PATH; install it or give a path"
+            f"{where}: card weights {path} is a folder; name one file in it (the checkpoint "
+            "the tool loads, e.g. fold_0/checkpoint_final.pth), or drop `weights:`"
         )
-    return found
-
-
-def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> int | str:
-    """The tool's exit status, or "timeout". Where the system allows, the tool is left
-    unreaped (a zombie), so that its process group id stays its own until `_end`."""
-    if not hasattr(os, "waitid"):
-        try:
-            return proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            return "timeout"
-    end = time.monotonic() + timeout_s
-    pause = 0.001
-    while True:
-        try:
-            done = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:  # reaped elsewhere
-            return proc.wait()
-        if done is not None:  # exit code, or minus the signal that ended it (as Popen)
-            return done.si_status if done.si_code == os.CLD_EXITED else -done.si_status
-        if time.monotonic() > end:
-            return "timeout"
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
-
-
-def _end(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the tool's process group (the tool, if still running, and any helper it left in
-    it), then reap the tool; never waits long."""
-    if proc.returncode is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the group we created for this call only
-        except (ProcessLookupError, PermissionError):
-            pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # stuck in the kernel: let it go
-        pass
-
-
-def _die_with_parent() -> None:
-    """In the tool's process, before it starts (Linux): SIGKILL when its parent dies, so a
-    model's process killed by the runner takes its tool along."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-
-
-def _end_of(file: IO[bytes], size: int = 64 * 1024) -> bytes:
-    """The last `size` bytes written to `file`."""
-    length = os.fstat(file.fileno()).st_size
-    return os.pread(file.fileno(), size, max(0, length - size))
-
-
-def _tail(data: bytes) -> str:
-    """The last lines of `data`: at most TAIL_LINES and about TAIL_CHARS, whole lines only
-    (one overlong last line keeps its end, from a word boundary)."""
-    lines = data.decode("utf-8", errors="replace").rstrip().splitlines()[-TAIL_LINES:]
-    kept: list[str] = []
-    size = 0
-    for line in reversed(lines):
-        if kept and size + len(line) + 1 > TAIL_CHARS:
-            break
-        kept.append(line)
-        size += len(line) + 1
-    if kept and len(kept[0]) > TAIL_CHARS:
-        end = kept[0][-TAIL_CHARS:]
-        space = end.find(" ")
-        kept[0] = "… " + (end[space + 1 :] if 0 <= space < TAIL_CHARS // 2 else end)
-    return "\n".join(reversed(kept))
-
-
-def _shorten(text: str, limit: int) -> str:
-    """`text` cut to about `limit` characters at a word boundary, marked with '…'."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut).rstrip() + " …"
+    if not path.is_file():
+        raise ModelError(
+            f"{where}: card weights {path} not found; give the checkpoint the tool loads "
+            "(relative to the spec file), or drop `weights:` and `sha256:` from the card"
+        )
+    actual = sha256_of(path)
+    if card.sha256 is None:
+        raise ModelError(
+            f"{where}: the card names weights {path} without their sha256; a card never shows "
+            f"unchecked weights. If this is the file, add `sha256: {actual}` under `card:`"
+        )
+    if actual != card.sha256:
+        raise ModelError(
+            f"{where}: {path} has sha256 {actual}, the card says {card.sha256}. The file "
+            "changed or is not the one the card describes: restore it, or put its sha256 "
+            "in the card if you replaced it on purpose"
+        )
+    return dataclasses.replace(card, weights=str(path))
 
 
 def from_spec(data: Mapping[str, Any], path: Path) -> CommandModel:
@@ -363,6 +345,7 @@ def from_spec(data: Mapping[str, Any], path: Path) -> CommandModel:
     remap = args.take("remap", dict, None)
     env = args.take("env", dict, None)
     isolate = args.take("isolate_failures", bool, True)
+    device = args.take("device", str, "auto")
     args.done()
     card = card_of(data.get("card"), path, "command")
     if remap is not None:
@@ -370,6 +353,8 @@ def from_spec(data: Mapping[str, Any], path: Path) -> CommandModel:
             remap = {int(k): int(v) for k, v in remap.items()}
         except (TypeError, ValueError):
             raise ModelError(f"{path}: remap must map integers to 0, 1 or 2, got {remap}") from None
+    if env is not None and not all(isinstance(v, str | int | float) for v in env.values()):
+        raise ModelError(f"{path}: env must map names to strings, got {env}")
     return CommandModel(
         card,
         [str(a) for a in argv],
@@ -379,7 +364,15 @@ def from_spec(data: Mapping[str, Any], path: Path) -> CommandModel:
         env=env,
         isolate_failures=isolate,
         spec_dir=path.parent.resolve(),
+        device=device,
     )
 
 
-__all__ = ["PLACEHOLDERS", "CommandModel", "from_spec"]
+__all__ = [
+    "COMMAND_CHARS",
+    "PLACEHOLDERS",
+    "TAIL_CHARS",
+    "TAIL_LINES",
+    "CommandModel",
+    "from_spec",
+]

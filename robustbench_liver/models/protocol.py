@@ -13,7 +13,7 @@ from robustbench_liver.errors import ModelError, did_you_mean
 from robustbench_liver.inference import PAPER_HU_WINDOW, InferenceSettings
 from robustbench_liver.types import NETWORK_ADAPTERS, NETWORK_FIELDS, card_for_display
 
-ADAPTERS = ("torch", "torchscript", "command", "python")
+ADAPTERS = ("torch", "torchscript", "command", "python", "nnunet", "monai-bundle")
 OUTPUTS = ("labels", "probability")
 
 
@@ -28,7 +28,7 @@ class ModelCard:
     """Changes whenever the weights or the pre/post-processing change."""
     description: str = ""
     adapter: str = "python"
-    """torch, torchscript, command, or python (a model written in Python)."""
+    """torch, torchscript, command, nnunet, monai-bundle, or python (a model written in Python)."""
     hu_window: tuple[float, float] | None = PAPER_HU_WINDOW
     """HU window the input is clipped to; None = raw HU."""
     normalize: str = "zscore"

@@ -8,7 +8,8 @@ A third-party package registers the same kind of factory in its pyproject:
     [project.entry-points."robustbench_liver.models"]
     my-model = "my_package.models:make"
 
-`get_model(name_or_path)` takes a registered name or a YAML spec file (see models.spec).
+`get_model(name_or_path)` takes a registered name, a YAML spec file (see models.spec) or a
+MONAI bundle folder (models.bundle).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ SPEC_ADAPTERS = {
     "torch": "robustbench_liver.models.torch",
     "torchscript": "robustbench_liver.models.torchscript",
     "command": "robustbench_liver.models.command",
+    "nnunet": "robustbench_liver.models.nnunet",
+    "monai-bundle": "robustbench_liver.models.bundle",
 }
 """Adapter name -> the module whose `from_spec(data, path)` builds it (a fixed table)."""
 
@@ -64,9 +67,10 @@ def list_models() -> list[str]:
 
 
 def get_model(name_or_path: str | Path) -> SegmentationModel:
-    """A model by registered name, or from a YAML spec file."""
+    """A model by registered name, from a YAML spec file, or a MONAI bundle folder."""
     text = str(name_or_path)
-    if isinstance(name_or_path, Path) or text.lower().endswith(SPEC_SUFFIXES):
+    is_file_path = isinstance(name_or_path, Path) and not name_or_path.is_dir()
+    if is_file_path or text.lower().endswith(SPEC_SUFFIXES):
         return load_spec(text)
     _load_builtins()
     if text in _FACTORIES:
@@ -83,6 +87,15 @@ def get_model(name_or_path: str | Path) -> SegmentationModel:
                 "Is the package that provides it installed and importable?"
             ) from None
         return _checked(_call(factory, text), where)
+    if Path(text).is_dir():  # a MONAI bundle: configs/metadata.json, configs/inference.*
+        from robustbench_liver.models import bundle
+
+        if bundle.is_bundle(text):
+            return _checked(bundle.from_directory(text), text)
+        raise ModelError(
+            f"{text} is a folder, not a model: a MONAI bundle folder holds configs/metadata.json "
+            "(or pass a model spec file, .yaml)"
+        )
     if Path(text).is_file():  # a spec file without the .yaml suffix
         return load_spec(text)
     raise ModelError(

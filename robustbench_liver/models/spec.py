@@ -1,6 +1,6 @@
 """YAML model specs: `adapter:` plus its arguments, read with yaml.safe_load only.
 
-    adapter: torch            # torch | torchscript | command
+    adapter: torch            # torch | torchscript | command | nnunet | monai-bundle
     card: {name: my-unet, version: "1", license: MIT, ...}   # ModelCard fields
     ...                       # the adapter's own arguments (see each adapter)
 

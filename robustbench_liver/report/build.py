@@ -13,6 +13,7 @@ import numpy as np
 from robustbench_liver.errors import RobustBenchError
 from robustbench_liver.report import montage, plots
 from robustbench_liver.report import sections as sec
+from robustbench_liver.report.calibration import CalibrationFile
 from robustbench_liver.report.document import (
     Block,
     Cell,
@@ -26,12 +27,8 @@ from robustbench_liver.report.document import (
     render_markdown,
 )
 from robustbench_liver.report.files import write_shared
-from robustbench_liver.report.headline import (
-    FP_BUDGET,
-    Headline,
-    detection_by_size,
-    small_tumor_headline,
-)
+from robustbench_liver.report.front import front_blocks
+from robustbench_liver.report.headline import detection_by_size, small_tumor_headline
 from robustbench_liver.report.html import render_html
 from robustbench_liver.report.paths import portable
 from robustbench_liver.report.rundata import RunData, load_run, profiles
@@ -39,7 +36,6 @@ from robustbench_liver.report.tables import (
     condition_tests,
     failed_cases,
     failures,
-    fmt_ci,
     model_tests,
 )
 from robustbench_liver.runs.store import slug
@@ -48,17 +44,6 @@ from robustbench_liver.types import Case, card_for_display
 
 if TYPE_CHECKING:  # imported where montages are drawn: it plans scenarios
     from robustbench_liver.report.cases import CaseSource
-
-HEADLINE_TEXT = (
-    "The smallest tumor radius from which a model finds at least 80 % of lesions: the smallest "
-    "radius bin (all conditions pooled) whose lesion sensitivity, and that of every larger bin "
-    "with lesions, is at least 0.80. 'censored' means it is already the smallest bin that held "
-    "lesions. The radius CI applies the same rule to cluster-bootstrap resamples of the base "
-    "scans; the sensitivity in that bin has its own CI. Sensitivity is bought with false "
-    f"positives, so the headline is FROC-style: it is reached only at no more than {FP_BUDGET:g} "
-    "false-positive lesion per case (scored tumor cases, all conditions), and the table gives each "
-    "model's rate beside it."
-)
 
 
 @dataclass(frozen=True)
@@ -69,6 +54,9 @@ class ReportOptions:
     montages: bool = True
     data_root: str | None = None
     """Where file-based base scans live (montages only; phantoms need nothing)."""
+    calibration: CalibrationFile | None = None
+    """A calibration (`report.calibration.read_calibration`): each model's measured
+    synthetic − real gap is shown beside its headline."""
 
 
 def build_report(
@@ -87,9 +75,7 @@ def build_report(
     for name in data.scenario_names:
         numbers.append(_numbers(data, name, options))
         tick()
-    doc.add(Paragraph(_summary_line(data)))
-    doc.add(Heading(2, "Small-tumor headline"), Paragraph(HEADLINE_TEXT))
-    doc.add(_headline_table(numbers))
+    doc.add(*front_blocks(data, numbers, options.calibration))
     for num in numbers:
         doc.add(*_scenario_blocks(data, num, options))
         tick()
@@ -150,68 +136,6 @@ def _numbers(data: RunData, name: str, options: ReportOptions) -> sec.ScenarioNu
         profiles=profiles(cases, lesions),
         resamples=resamples,
         confidence=info.confidence,
-    )
-
-
-def _summary_line(data: RunData) -> str:
-    c = data.cases
-    failed = int((c["status"] != "ok").sum()) if not c.empty else 0
-    models = sorted(set(c["model"])) if not c.empty else []
-    return (
-        f"Run folder {data.root.name}: {len(data.scenario_names)} scenario(s) "
-        f"({', '.join(data.scenario_names)}), {len(models)} model(s) ({', '.join(models)}), "
-        f"{len(c)} (model, case) pairs, {failed} failed. Made with robustbench-liver "
-        f"{data.manifest.get('package_version', '?')}. Dates are left out so that the same "
-        "results always give the same page: see RUNDIR/manifest.json for them."
-    )
-
-
-def _headline_table(numbers: list[sec.ScenarioNumbers]) -> Table:
-    rows = []
-    for num in numbers:
-        found = {h.model: h for h in num.headlines}
-        for model in num.models:
-            if model in found:
-                rows.append(_headline_row(num.info.name, found[model]))
-            else:
-                none = Cell("n/a (no scored lesions)", "")
-                rows.append(
-                    (
-                        Cell(num.info.name),
-                        Cell(model),
-                        none,
-                        Cell("n/a"),
-                        Cell("n/a", ""),
-                        sec.count(0),
-                        Cell("n/a", ""),
-                    )
-                )
-    columns = (
-        "scenario",
-        "model",
-        "≥ 80 % lesion sensitivity from",
-        "radius CI",
-        "sensitivity in that bin",
-        "lesions in bin",
-        "false positives / case",
-    )
-    return Table(columns, tuple(rows), "per model, all conditions of the scenario", "headline")
-
-
-def _headline_row(scenario: str, h: Headline) -> tuple[Cell, ...]:
-    label = h.label + (" (censored)" if h.censored else "")
-    if h.fp_per_case is not None and h.fp_per_case > h.fp_budget:
-        label = (
-            f"not reached at ≤ {h.fp_budget:g} FP/case (sensitivity alone: {h.sensitivity_label})"
-        )
-    return (
-        Cell(scenario),
-        Cell(h.model),
-        Cell(label, h.radius_mm if h.radius_mm is not None else ""),
-        Cell(h.radius_ci_label),
-        Cell(fmt_ci(h.sensitivity, h.ci_low, h.ci_high), h.sensitivity or ""),
-        sec.count(h.lesions),
-        Cell(fmt_ci(h.fp_per_case, h.fp_ci_low, h.fp_ci_high), h.fp_per_case or ""),
     )
 
 

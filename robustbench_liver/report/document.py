@@ -32,6 +32,15 @@ class Paragraph:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A call-out the reader must not miss (what the scores mean): a quoted paragraph in
+    Markdown, a boxed one in HTML."""
+
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Bullets:
     items: tuple[str, ...]
 
@@ -68,7 +77,7 @@ class Details:
     blocks: tuple[Block, ...]
 
 
-Block = Heading | Paragraph | Bullets | Table | Figure | Code | Details
+Block = Heading | Paragraph | Note | Bullets | Table | Figure | Code | Details
 
 
 @dataclass
@@ -143,6 +152,8 @@ def _md_blocks(blocks: tuple[Block, ...] | list[Block], figure_dir: str) -> list
             lines += ["#" * min(6, block.level) + " " + md_escape(block.text), ""]
         elif isinstance(block, Paragraph):
             lines += [md_escape(block.text, inline=False), ""]
+        elif isinstance(block, Note):
+            lines += [f"> **{md_escape(block.title)}** {md_escape(block.text)}", ""]
         elif isinstance(block, Bullets):
             lines += [f"- {md_escape(item)}" for item in block.items] + [""]
         elif isinstance(block, Table):

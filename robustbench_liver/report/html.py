@@ -18,6 +18,7 @@ from robustbench_liver.report.document import (
     Document,
     Figure,
     Heading,
+    Note,
     Paragraph,
     Table,
 )
@@ -51,6 +52,8 @@ pre { background: #f6f8fa; border: 1px solid #e2e8f0; padding: .7em; overflow-x:
 :not(pre) > code { background: #f1f4f7; padding: 0 .2em; border-radius: 3px; }
 details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
 nav ul { columns: 2; font-size: 14px; }
+div.note { border-left: 4px solid #c05621; background: #fffaf0; padding: .6em 1em;
+  margin: 1em 0; }
 """
 
 # A Markdown code span: `text` between single backticks on one line.
@@ -132,6 +135,11 @@ def _blocks(blocks: list[Block] | tuple[Block, ...], anchors: dict[int, str]) ->
             parts.append(f'<h{level} id="{anchor}">{_inline(block.text)}</h{level}>')
         elif isinstance(block, Paragraph):
             parts.append(f"<p>{_inline(block.text)}</p>")
+        elif isinstance(block, Note):
+            parts.append(
+                f'<div class="note" role="note"><strong>{_inline(block.title)}</strong> '
+                f"{_inline(block.text)}</div>"
+            )
         elif isinstance(block, Bullets):
             items = "".join(f"<li>{_inline(i)}</li>" for i in block.items)
             parts.append(f"<ul>{items}</ul>")

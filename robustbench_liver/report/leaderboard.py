@@ -16,11 +16,22 @@ import pandas as pd
 from robustbench_liver import __version__
 from robustbench_liver.errors import DataError, RobustBenchError
 from robustbench_liver.metrics.registry import BY_NAME, RANK_BY
+from robustbench_liver.report.calibration import CalibrationFile, model_calibration
 from robustbench_liver.report.casesets import CaseSet, case_set, difference, seen_rows
 from robustbench_liver.report.digest import plain, rows_digest
 from robustbench_liver.report.files import write_shared
 from robustbench_liver.report.headline import small_tumor_headline
+from robustbench_liver.report.leaderboard_compare import (
+    BoardKey,
+    board_key,
+    calibration_problems,
+    compare,
+    keyed,
+    label,
+    split_versions,
+)
 from robustbench_liver.report.paths import portable
+from robustbench_liver.report.phantom import caveat, phantom_share
 from robustbench_liver.report.rundata import RunData, ScenarioInfo, load_run, profiles
 from robustbench_liver.report.schema import SCHEMA_NAME, SCHEMA_VERSION, validate
 from robustbench_liver.report.tables import METRICS
@@ -28,9 +39,6 @@ from robustbench_liver.runs.store import RunStore
 from robustbench_liver.runs.summary import model_failures, scores
 
 SEED = 0
-TOLERANCE = 1e-9
-BoardKey = tuple[str, int, str, str]
-"""(scenario name, version, hash, case-set sha256): one board each."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ def build_leaderboard(
     resamples: int | None = None,
     include_seen: bool = False,
     same_cases: bool = False,
+    calibration: CalibrationFile | None = None,
 ) -> dict[str, Any]:
     """The leaderboard of every (scenario version, case set, model) in `runs`, schema-checked.
 
@@ -64,12 +73,14 @@ def build_leaderboard(
     with a note saying how the case sets differ; `same_cases` refuses them instead. The same
     model on the same scenario version and case set in two run folders is refused (which one
     would count?). Rows marked `seen_in_training` are left out of the scores unless
-    `include_seen`. `resamples` overrides each scenario's `statistics.resamples`.
+    `include_seen`. `resamples` overrides each scenario's `statistics.resamples`. Each board
+    says what share of its cases come from the built-in phantom (and what that means); with
+    a `calibration`, each entry carries its model's measured synthetic − real gap.
     """
     found = _collect([r if isinstance(r, RunData) else load_run(r) for r in runs])
     if same_cases:
-        _refuse_split(found)
-    return _document(found, {key: resamples for key in found}, include_seen)
+        _refusesplit_versions(found)
+    return _document(found, {key: resamples for key in found}, include_seen, calibration)
 
 
 def _collect(runs: list[RunData]) -> Found:
@@ -93,7 +104,7 @@ def _collect(runs: list[RunData]) -> Found:
     return found
 
 
-def _refuse_split(found: Found) -> None:
+def _refusesplit_versions(found: Found) -> None:
     """A DataError naming how the case sets differ when a scenario version has several."""
     for version, sets in _case_sets(found).items():
         if len(sets) > 1:
@@ -137,11 +148,16 @@ def _name(found: Found, version: tuple[str, int, str], cases: CaseSet) -> str:
 
 
 def _document(
-    found: Found, resamples: dict[BoardKey, int | None], include_seen: bool | dict[BoardKey, bool]
+    found: Found,
+    resamples: dict[BoardKey, int | None],
+    include_seen: bool | dict[BoardKey, bool],
+    calibration: CalibrationFile | None = None,
 ) -> dict[str, Any]:
     keys = sorted(found, key=_board_order(found))
     seen = include_seen if isinstance(include_seen, dict) else {k: include_seen for k in found}
-    boards = [_board(found[key], resamples.get(key), seen.get(key, False)) for key in keys]
+    boards = [
+        _board(found[key], resamples.get(key), seen.get(key, False), calibration) for key in keys
+    ]
     versions = {name: {(v, h) for n, v, h, _ in found if n == name} for name, *_ in found}
     sets = _case_sets(found)
     for key, board in zip(keys, boards, strict=True):
@@ -179,7 +195,12 @@ def _board_order(found: Found) -> Callable[[BoardKey], tuple[Any, ...]]:
     return lambda key: (*key[:3], -next(iter(found[key].values())).case_set.cases, key[3])
 
 
-def _board(models: dict[str, Member], resamples: int | None, include_seen: bool) -> dict[str, Any]:
+def _board(
+    models: dict[str, Member],
+    resamples: int | None,
+    include_seen: bool,
+    calibration: CalibrationFile | None = None,
+) -> dict[str, Any]:
     info = next(iter(models.values())).info
     n_resamples = int(resamples or info.resamples)
     # the rows scored: one copy per run folder without the rows seen in training
@@ -188,6 +209,9 @@ def _board(models: dict[str, Member], resamples: int | None, include_seen: bool)
     for model, member in sorted(models.items()):
         data = runs[id(member.data)]
         e = entry(data, member.info, model, n_resamples, member.info.confidence)
+        e["calibration"] = (
+            None if calibration is None else model_calibration(calibration, model, e["card"])
+        )
         entries.append(_annotate(e, member))
     # failure-counted DSC first; on a tie, the model that failed less (it answered) ranks higher
     sign = -1.0 if BY_NAME[RANK_BY].higher_is_better else 1.0
@@ -205,6 +229,12 @@ def _board(models: dict[str, Member], resamples: int | None, include_seen: bool)
     if len(versions) > 1:
         notes.append(f"Entries were run with different robustbench-liver versions: {versions}.")
     notes += _seen_notes(entries, include_seen)
+    # the case set's own rows (seen-in-training ones too): which base scans are the phantom
+    every = pd.concat(
+        [m.data.cases[m.data.cases["scenario"] == info.name] for m in models.values()]
+    )
+    share = phantom_share(every, {info.name: info.entry})
+    calibrated = any(e["calibration"] is not None for e in entries)
     return {
         "scenario": info.name,
         "version": info.version,
@@ -222,6 +252,8 @@ def _board(models: dict[str, Member], resamples: int | None, include_seen: bool)
             "cluster": "base_scan",
         },
         "metric_profiles": profiles(cases, lesions),
+        "phantom": share.to_dict(),
+        "caveat": caveat(share, calibrated),
         "notes": notes,
         "entries": entries,
     }
@@ -418,25 +450,34 @@ def read_leaderboard(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def verify(document: dict[str, Any], runs: Sequence[RunData | str | Path]) -> list[str]:
+def verify(
+    document: dict[str, Any],
+    runs: Sequence[RunData | str | Path],
+    calibration: CalibrationFile | None = None,
+) -> list[str]:
     """Every difference between `document` and the leaderboard recomputed from the rows of
     `runs` with the same statistics and the same choice on rows seen in training (empty when
-    they agree; numbers agree within 1e-9). Where the runs were made is not compared: run
+    they agree; numbers agree within 1e-9). A board that shows calibrated gaps verifies only
+    against the same `calibration` file. Where the runs were made is not compared: run
     folder names, --limit, the notes (which name the runs) and the writing package version;
     the row digests cover results and case identity, not timings or paths (report.digest).
     Each run folder's part files are checked too, against its parts.sha256 and its tables
     (`RunStore.audit`): an edited part is named even before the tables are rebuilt."""
     loaded = [r if isinstance(r, RunData) else load_run(r) for r in runs]
     found = _collect(loaded)
-    boards = {_board_key(b): b for b in document["boards"]}
+    boards = {board_key(b): b for b in document["boards"]}
     again = _document(
         found,
         {k: boards[k]["statistics"]["resamples"] for k in found if k in boards},
         {k: bool(boards[k]["include_seen"]) for k in found if k in boards},
+        calibration,
     )
-    split = _split({*boards, *found})
-    stated, recomputed = _keyed(document, split), _keyed(again, split)
-    changed = _audit(loaded) + _moved(boards, found, split)
+    split = split_versions({*boards, *found})
+    unchecked = calibration_problems(document, calibration)
+    # no file to check the gaps against: said once, and the rest is compared without them
+    checked = calibration is not None or not unchecked
+    stated, recomputed = keyed(document, split, checked), keyed(again, split, checked)
+    changed = _audit(loaded) + _moved(boards, found, split) + unchecked
     for board, entries in stated["boards"].items():
         for model, e in entries["entries"].items():
             other = recomputed["boards"].get(board, {}).get("entries", {}).get(model)
@@ -445,7 +486,7 @@ def verify(document: dict[str, Any], runs: Sequence[RunData | str | Path]) -> li
                     f"{board} / {model}: the per-case rows in the run folders are not the ones "
                     "this leaderboard was built from (digest mismatch); rebuild it"
                 )
-    return changed + _compare(stated, recomputed, "leaderboard")
+    return changed + compare(stated, recomputed, "leaderboard")
 
 
 def _audit(runs: list[RunData]) -> list[str]:
@@ -455,22 +496,6 @@ def _audit(runs: list[RunData]) -> list[str]:
         for root in dict.fromkeys(data.root for data in runs)
         for problem in RunStore(root).audit()
     ]
-
-
-def _board_key(board: dict[str, Any]) -> BoardKey:
-    return (board["scenario"], board["version"], board["hash"], board["case_set"]["sha256"])
-
-
-def _split(keys: set[BoardKey]) -> set[tuple[str, int, str]]:
-    """Scenario versions with more than one case set: their board labels name the case set."""
-    versions = [k[:3] for k in keys]
-    return {v for v in versions if versions.count(v) > 1}
-
-
-def _label(key: BoardKey, split: set[tuple[str, int, str]]) -> str:
-    """'name vN (hash)', and ', case set <sha>' when the version has several case sets."""
-    label = f"{key[0]} v{key[1]} ({key[2][:12]})"
-    return label + (f", case set {key[3][:12]}" if key[:3] in split else "")
 
 
 def _moved(
@@ -487,32 +512,19 @@ def _moved(
                     now = members[e["model"]].case_set
                     stated = board["case_set"]
                     out.append(
-                        f"{_label(key, split)} / {e['model']}: the board was built from "
+                        f"{label(key, split)} / {e['model']}: the board was built from "
                         f"{stated['cases']} cases (case set {key[3][:12]}), the run folders "
                         f"hold {now.summary()} (case set {now.sha256[:12]}); rebuild it"
                     )
     return out
 
 
-# where a run was made, not what it found: left out of verify's comparison
-_PROVENANCE = {"run", "limit"}
-
-
-def _keyed(document: dict[str, Any], split: set[tuple[str, int, str]]) -> dict[str, Any]:
-    """Boards by label, entries by model, without provenance and notes: mismatches then name
-    what they are."""
-    boards = {}
-    for board in document["boards"]:
-        entries = {}
-        for e in board["entries"]:
-            entries[e["model"]] = {k: v for k, v in e.items() if k not in _PROVENANCE}
-        rest = {k: v for k, v in board.items() if k != "notes"}
-        boards[_label(_board_key(board), split)] = {**rest, "entries": entries}
-    return {"boards": boards, "schema_version": document["schema_version"]}
-
-
-def verify_or_raise(document: dict[str, Any], runs: Sequence[RunData | str | Path]) -> None:
-    found = verify(document, runs)
+def verify_or_raise(
+    document: dict[str, Any],
+    runs: Sequence[RunData | str | Path],
+    calibration: CalibrationFile | None = None,
+) -> None:
+    found = verify(document, runs, calibration)
     if found:
         listing = "\n  ".join(found[:30])
         more = f"\n  ... and {len(found) - 30} more" if len(found) > 30 else ""
@@ -520,34 +532,3 @@ def verify_or_raise(document: dict[str, Any], runs: Sequence[RunData | str | Pat
             f"leaderboard does not match its run folders ({len(found)} mismatch(es)):\n  "
             f"{listing}{more}"
         )
-
-
-def _compare(stated: Any, again: Any, path: str) -> list[str]:
-    if isinstance(stated, dict) and isinstance(again, dict):
-        out = []
-        for key in sorted(set(stated) | set(again)):
-            if key not in stated or key not in again:
-                side = "leaderboard" if key in stated else "run folders"
-                out.append(f"{path} / {key}: only in the {side}")
-                continue
-            out += _compare(stated[key], again[key], f"{path} / {key}")
-        return out
-    if isinstance(stated, list) and isinstance(again, list) and len(stated) == len(again):
-        return [
-            m
-            for i, (a, b) in enumerate(zip(stated, again, strict=True))
-            for m in _compare(a, b, f"{path} / {i}")
-        ]
-    numbers = (int, float)
-    if (
-        isinstance(stated, numbers)
-        and isinstance(again, numbers)
-        and not isinstance(stated, bool)
-        and not isinstance(again, bool)
-    ):
-        if math.isclose(stated, again, rel_tol=TOLERANCE, abs_tol=TOLERANCE):
-            return []
-        return [f"{path}: leaderboard says {stated!r}, the rows give {again!r}"]
-    return (
-        [] if stated == again else [f"{path}: leaderboard says {stated!r}, the rows give {again!r}"]
-    )

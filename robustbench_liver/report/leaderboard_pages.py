@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from robustbench_liver.report.calibration import METRICS as GAP_METRICS
+from robustbench_liver.report.calibration import gap_cell
 from robustbench_liver.report.document import (
     Block,
     Bullets,
@@ -13,9 +15,11 @@ from robustbench_liver.report.document import (
     Details,
     Document,
     Heading,
+    Note,
     Paragraph,
     Table,
 )
+from robustbench_liver.report.phantom import TITLE as PHANTOM_TITLE
 from robustbench_liver.report.tables import LABELS, METRICS, fmt_ci
 from robustbench_liver.stats import intervals
 from robustbench_liver.types import card_for_display
@@ -30,6 +34,8 @@ INTRO = (
     "as a miss (on a control, as a false positive): models are ranked by DSC counted so, "
     "then by fewer failures; the scored-only figure follows in parentheses where it differs. "
     "The small-tumor headline holds only at no more than one false-positive lesion per case. "
+    "A board whose cases come from the built-in phantom says so at its top: phantom scores "
+    "rank models on the phantom, not on patients. "
     "Every number is "
     "recomputed from the run folders' per-case rows by `robustbench-liver leaderboard RUNDIR... "
     "--out DIR --verify`, and leaderboard.json follows a versioned JSON Schema "
@@ -80,6 +86,8 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
     )
     stats = board["statistics"]
     blocks: list[Block] = [Heading(2, title)]
+    if board["caveat"]:  # before anything else: what the scores below can mean
+        blocks.append(Note(PHANTOM_TITLE, board["caveat"]))
     if board["description"]:
         blocks.append(Paragraph(board["description"]))
     blocks += [Paragraph(f"Note: {note}") for note in board["notes"]]
@@ -102,6 +110,7 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
     )
     # a column for rows seen in training only where a model has some
     seen = any(e["seen_in_training"]["case_rows"] for e in board["entries"])
+    calibrated = any(e["calibration"] for e in board["entries"])
     seen_column = "seen in training " + ("(scored)" if board["include_seen"] else "(left out)")
     rows = []
     for e in board["entries"]:
@@ -122,6 +131,7 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
                 *(_count(e["case_set"][k]) for k in ("cases", "controls", "base_scans")),
                 _count(e["failed"]),
                 *((_count(e["seen_in_training"]["case_rows"]),) if seen else ()),
+                *((gap_cell(e["calibration"]),) if calibrated else ()),
             )
         )
     columns = (
@@ -135,8 +145,11 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
         "base scans",
         "failed",
         *((seen_column,) if seen else ()),
+        *(("calibrated gap, local DSC (synthetic − real)",) if calibrated else ()),
     )
     blocks.append(Table(columns, tuple(rows), "all conditions pooled; estimate [CI]", "board"))
+    if calibrated:
+        blocks.append(_calibration_table(board))
     blocks.append(_condition_table(board))
     cards = {
         e["model"]: {
@@ -153,6 +166,30 @@ def _board_blocks(board: dict[str, Any]) -> list[Block]:
         Details("Model cards and row digests", (Code(json.dumps(cards, indent=2, sort_keys=True)),))
     )
     return blocks
+
+
+def _calibration_table(board: dict[str, Any]) -> Table:
+    """Each model's measured gaps, from the calibration file the board was built with."""
+    rows = []
+    sources = set()
+    for e in board["entries"]:
+        c = e["calibration"]
+        if c is not None:
+            sources.add(f"{c['file']} ({c['real_data']} vs {c['tumor_model']})")
+        rows.append(
+            (
+                Cell(e["model"]),
+                *(gap_cell(c, metric) for metric in GAP_METRICS),
+                Cell("not calibrated" if c is None else c["note"] or "same model"),
+            )
+        )
+    caption = (
+        "measured synthetic − real gap [95% CI] on real scans with tumor labels, from "
+        + "; ".join(sorted(sources))
+        + ": a positive gap means synthetic tumors flatter the model"
+    )
+    columns = ("model", *(f"gap, {label}" for label in GAP_METRICS.values()), "calibrated model")
+    return Table(columns, tuple(rows), caption, "calibration")
 
 
 def _condition_table(board: dict[str, Any]) -> Table:

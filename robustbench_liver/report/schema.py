@@ -12,7 +12,7 @@ from robustbench_liver.errors import DataError
 
 SCHEMA_PATH = Path(__file__).with_name("leaderboard.schema.json")
 SCHEMA_NAME = "robustbench-liver/leaderboard"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @functools.lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ outside."""
 
 from __future__ import annotations
 
+import atexit
 import faulthandler
 import json
 import os
@@ -31,8 +32,24 @@ from robustbench_liver.runs.wire import Gone, recv, send
 Reply = tuple[tuple[Any, ...], list[np.ndarray]]
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> NoReturn:
     """argv: the socket's file descriptor, the parent's pid, the model's spec."""
+    code = 0
+    try:
+        serve(argv)
+    except BaseException:  # the bench's own bug: its traceback goes to the log
+        traceback.print_exc()
+        code = 1
+    # The model's atexit handlers run; the interpreter's teardown is skipped: with torch
+    # loaded it takes ~1.5 s, and every run waits for it at its end.
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def serve(argv: list[str]) -> None:
+    """Load the model, say so, then answer predictions until the runner hangs up."""
     sock = socket.socket(fileno=int(argv[0]))
     die_with_parent(int(argv[1]))
     spec = argv[2]
@@ -57,8 +74,9 @@ def main(argv: list[str]) -> None:
             message, arrays = recv(sock)
         except Gone:  # the runner is done with us (or gone)
             return
-        kind, detail, threads = message
+        kind, detail, threads, limit_s = message
         _set_threads(threads)
+        _set_time_limit(model, limit_s)
         if kind == "predict":
             reply, out = _predict(model, detail, arrays)
         else:
@@ -90,7 +108,33 @@ def describe_model(model: Any, spec: str) -> dict[str, Any]:
         "needs_liver": needs_liver(model),
         "trained_on_scans": tuple(str(d) for d in getattr(card, "trained_on_scans", None) or ()),
         "batch": callable(getattr(model, "predict_batch", None)),
+        "batch_size": _batch_size(model),
+        "runtime": runtime(model),
     }
+
+
+def _batch_size(model: Any) -> int:
+    size = getattr(model, "batch_size", 1)
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 1 else 1
+
+
+FRAMEWORKS = ("torch", "monai", "nnunetv2", "onnxruntime", "tensorflow", "jax")
+"""Packages whose versions decide a model's numbers, recorded when the model loaded them."""
+
+
+def runtime(model: Any) -> dict[str, str]:
+    """Python and the frameworks loaded in this process (the model's own, not the suite's),
+    plus what the model says of code it runs elsewhere (`model.runtime`, e.g. a command
+    tool's versions)."""
+    found = {"python": sys.version.split()[0]}
+    for name in FRAMEWORKS:
+        module = sys.modules.get(name)
+        if module is not None:
+            found[name] = str(getattr(module, "__version__", "") or "unknown")
+    extra = getattr(model, "runtime", None)
+    if isinstance(extra, dict):
+        found.update({str(k): str(v) for k, v in extra.items()})
+    return found
 
 
 def _predict(model: Any, spacing: tuple[float, float, float], arrays: list[np.ndarray]) -> Reply:
@@ -100,7 +144,7 @@ def _predict(model: Any, spacing: tuple[float, float, float], arrays: list[np.nd
     except SystemExit as err:
         _exit(err)
     except BaseException as err:  # foreign code: anything at all is the model's error
-        return ("error", "model_error", describe(err)), []
+        return ("error", _status(err), describe(err)), []
     return _converted(value)
 
 
@@ -118,7 +162,8 @@ def _predict_batch(model: Any, layout: list, arrays: list[np.ndarray]) -> Reply:
         _exit(err)
     except BaseException as err:  # the whole call failed: every case of it did
         text = describe(err)
-        return ("batch", {item.case_id: ("error", "model_error", text) for item in items}), []
+        status = _status(err)
+        return ("batch", {item.case_id: ("error", status, text) for item in items}), []
     answers: dict[str, tuple[Any, ...]] = {}
     out: list[np.ndarray] = []
     for item in items:
@@ -128,7 +173,7 @@ def _predict_batch(model: Any, layout: list, arrays: list[np.ndarray]) -> Reply:
             continue
         value = results[item.case_id]
         if isinstance(value, BaseException):
-            answers[item.case_id] = ("error", "model_error", describe(value))
+            answers[item.case_id] = ("error", _status(value), describe(value))
             continue
         reply, array = _converted(value)
         answers[item.case_id] = ("ok", len(out)) if reply[0] == "ok" else reply
@@ -179,6 +224,20 @@ def _answer(sock: socket.socket, message: Any, arrays: list[np.ndarray] | None =
     except Gone:
         return False
     return True
+
+
+def _status(err: BaseException) -> str:
+    """A TimeoutError (e.g. a command tool the adapter ended at its limit) is a timeout."""
+    return "timeout" if isinstance(err, TimeoutError) else "model_error"
+
+
+def _set_time_limit(model: Any, seconds: float | None) -> None:
+    """Tell a model that can use it (`set_time_limit`) how long the runner waits for this
+    call: a command adapter then ends its tool first and keeps the tool's stderr, which a
+    kill of this process would lose."""
+    hook = getattr(model, "set_time_limit", None)
+    if callable(hook):
+        hook(seconds)
 
 
 def _set_threads(threads: int) -> None:

@@ -1,36 +1,32 @@
-"""Where units run: in this process, a local process pool, or a Dask cluster. Each unit
+"""Where units run: in this process (one thread or several), or on a Dask cluster. Each unit
 writes its own results, so every executor gives the same tables; models run in processes of
 their own under each (runs.isolate), so a model's misbehaviour gives the same rows under
-each.
+each, and a unit never raises.
 
-A unit never raises; should its worker die anyway (the bench's own crash, the kernel's OOM
-killer), its pairs without a row are run again in a fresh pool, and after WORKER_ATTEMPTS
-deaths they become failed rows: the run goes on."""
+Local workers are threads, not processes: the work that is heavy (a model's prediction)
+already runs in the models' processes, and threads start nothing, import nothing and load
+each base scan once. A Dask worker lost under a unit makes its pairs failed rows."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from robustbench_liver.errors import RobustBenchError
 from robustbench_liver.runs.lifeline import die_with_parent
 from robustbench_liver.runs.loading import add_cwd_to_path, describe
-from robustbench_liver.runs.roster import shutdown_all
-from robustbench_liver.runs.work import BENCH_ERROR, Unit, remaining, run_unit, unit_failed
+from robustbench_liver.runs.roster import shutdown_all, spare, take_slot
+from robustbench_liver.runs.work import BENCH_ERROR, STOPPING, Unit, run_unit, unit_failed
 
 Results = Iterator[list[dict[str, Any]]]
-WORKER_ATTEMPTS = 3
-"""Pools a unit may see break under it before its pairs are failed rows (a pool breaks for
-every unit in flight when one worker dies)."""
 
 
 def start_worker(folder: str, parent: int | None) -> None:
-    """In a worker: find 'module:factory' models where the runner does (its working folder
-    on sys.path), and die with the runner."""
+    """In a Dask worker on this machine: find 'module:factory' models where the runner does
+    (its working folder on sys.path), and die with the runner."""
     add_cwd_to_path(folder)
     die_with_parent(parent)
 
@@ -43,43 +39,35 @@ def run_inline(units: list[Unit]) -> Results:
         shutdown_all()
 
 
-def run_local(units: list[Unit], workers: int) -> Results:
-    """A pool of `workers` processes (spawned: no state leaks from this process), each
-    started by `start_worker`."""
+def run_threads(units: list[Unit], workers: int) -> Results:
+    """`workers` threads of this process. Each holds model processes of its own, started
+    and checked by `roster.preload` (its `spares`) before any unit; cases are built and
+    scored in the threads (numpy and scipy let go of the GIL) while models predict in their
+    processes. Threads share the base scans this process has loaded."""
     if workers <= 1:
         yield from run_inline(units)
         return
-    shutdown_all()  # the models' processes of the check: each worker starts its own
-    pending: list[tuple[Unit, int]] = [(unit, 0) for unit in units]  # (unit, pools broken)
-    while pending:
-        again: list[tuple[Unit, int]] = []
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=get_context("spawn"),
-            initializer=start_worker,
-            initargs=(os.getcwd(), os.getpid()),
-        ) as pool:
-            futures = {pool.submit(run_unit, unit): (unit, n) for unit, n in pending}
-            for future in as_completed(futures):
-                unit, broken = futures[future]
-                try:
-                    result = future.result()
-                except BrokenProcessPool:  # a worker died: under this unit or another one
-                    if broken + 1 < WORKER_ATTEMPTS:
-                        again.append((unit, broken + 1))
-                        continue
-                    text = f"a worker process died under this unit {broken + 1} times"
-                    result = unit_failed(unit, BENCH_ERROR, text)
-                except Exception as err:  # e.g. a unit that cannot be sent to a worker
-                    text = f"the unit failed in its worker: {describe(err)}"
-                    result = unit_failed(unit, BENCH_ERROR, text)
-                yield result
-        pending = []
-        for unit, broken in again:  # in a fresh pool, without the pairs already written
-            left, written = remaining(unit)
-            if written:
-                yield written
-            pending += [(part, broken) for part in left]
+    slots = [threading.get_ident(), *(spare(n) for n in range(workers - 1, 0, -1))]
+    lock = threading.Lock()
+
+    def claim() -> None:  # each pool thread takes the next slot's processes
+        with lock:
+            take_slot(slots.pop(0) if slots else threading.get_ident())
+
+    STOPPING.clear()
+    pool = ThreadPoolExecutor(workers, "robustbench-liver-worker", initializer=claim)
+    finished = False
+    try:
+        futures = [pool.submit(run_unit, unit) for unit in units]
+        for future in as_completed(futures):
+            yield future.result()  # run_unit never raises
+        finished = True
+    finally:  # interrupted: no unit starts, and those running end without writing more
+        if not finished:
+            STOPPING.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        shutdown_all()
+        pool.shutdown(wait=True)
 
 
 def run_dask(units: list[Unit], workers: int, address: str | None) -> Results:
@@ -121,7 +109,7 @@ def run_dask(units: list[Unit], workers: int, address: str | None) -> Results:
 
 def executor(kind: str, workers: int, address: str | None) -> Callable[[list[Unit]], Results]:
     if kind == "local":
-        return lambda units: run_local(units, workers)
+        return lambda units: run_threads(units, workers)
     if kind == "dask":
         return lambda units: run_dask(units, workers, address)
     raise RobustBenchError(f"unknown executor {kind!r}; use local or dask")

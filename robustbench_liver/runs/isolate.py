@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -78,6 +78,11 @@ class ModelInfo:
     trained_on_scans: tuple[str, ...] = ()
     batch: bool = False
     """Has `predict_batch`."""
+    batch_size: int = 1
+    """Cases it would take per `predict_batch` call (its `batch_size`; e.g. a command tool
+    that starts once per call): the runner's default unit size."""
+    runtime: dict[str, str] = field(default_factory=dict)
+    """Python and framework versions in the model's process (runs.child.runtime)."""
 
 
 Answer = np.ndarray | Failure
@@ -197,7 +202,7 @@ class ModelProcess:
         if isinstance(loaded, Failure):
             return loaded
         arrays = [image] if liver is None else [image, liver]
-        reply = self._exchange(("predict", tuple(spacing), threads), arrays, timeout_s)
+        reply = self._exchange(("predict", tuple(spacing), threads, timeout_s), arrays, timeout_s)
         if isinstance(reply, Failure):
             return reply
         (kind, *detail), answer = reply
@@ -218,7 +223,7 @@ class ModelProcess:
         layout = [(case_id, tuple(sp), liver is not None) for case_id, _, sp, liver in items]
         arrays = [a for _, image, _, liver in items for a in (image, liver) if a is not None]
         limit = None if timeout_s is None else timeout_s * len(items)
-        reply = self._exchange(("batch", layout, threads), arrays, limit)
+        reply = self._exchange(("batch", layout, threads, limit), arrays, limit)
         if isinstance(reply, Failure):
             return {item[0]: reply for item in items}
         (_, answers), returned = reply

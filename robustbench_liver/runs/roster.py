@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,16 +16,31 @@ import numpy as np
 from robustbench_liver.errors import ModelError
 from robustbench_liver.runs.isolate import Failure, ModelInfo, ModelProcess
 
-_PROCESSES: dict[tuple[str, int], ModelProcess] = {}
+Slot = Hashable
+"""Whose model processes: a thread's id, or ("spare", n) for processes started ahead for a
+worker thread that will take them (runs.executors.run_threads)."""
+_PROCESSES: dict[tuple[str, Slot], ModelProcess] = {}
+_SLOT = threading.local()
 _LOADED: dict[str, IsolatedModel] = {}
 """The models `preload` checked (or `load_model` loaded), as the runner holds them."""
 
 
-def model_process(spec: str) -> ModelProcess:
-    """This thread's ModelProcess of `spec`, kept between units. (One per thread: a Dask
-    worker may run two units at once, and a process started by a thread that ends is
-    ended with it, by PR_SET_PDEATHSIG's rules; a new one then starts.)"""
-    key = (spec, threading.get_ident())
+def spare(n: int) -> Slot:
+    return ("spare", n)
+
+
+def take_slot(slot: Slot) -> None:
+    """Let this thread use the model processes of `slot` from now on."""
+    _SLOT.id = slot
+
+
+def model_process(spec: str, slot: Slot | None = None) -> ModelProcess:
+    """This thread's ModelProcess of `spec` (or `slot`'s), kept between units. One per
+    thread: a Dask worker may run two units at once. A process ends with the thread that
+    started it (PR_SET_PDEATHSIG's rules), so spares are started by the runner's thread."""
+    if slot is None:
+        slot = getattr(_SLOT, "id", None) or threading.get_ident()
+    key = (spec, slot)
     if key not in _PROCESSES:
         _PROCESSES[key] = ModelProcess(spec)
     return _PROCESSES[key]
@@ -44,15 +59,26 @@ def shutdown_all() -> None:
 atexit.register(shutdown_all)
 
 
-def preload(specs: Iterable[str]) -> dict[str, ModelInfo]:
-    """Start every model in its own process (all at once: they load side by side) and wait
-    until each has loaded and passed its check; one ModelError names every model that did
-    not. Processes from an earlier run in this process are ended first."""
+def start_models(specs: Iterable[str], spares: int = 0) -> list[str]:
+    """Start loading every model in its own process (returns at once), and `spares` more
+    of each for worker threads; `preload` then waits for them. Processes from an earlier run
+    in this process are ended first."""
     specs = list(dict.fromkeys(specs))
     shutdown_all()
     _LOADED.clear()
     for spec in specs:
         model_process(spec).start()
+    for n in range(1, spares + 1):
+        for spec in specs:
+            model_process(spec, spare(n)).start()
+    return specs
+
+
+def preload(specs: Iterable[str], spares: int = 0, started: bool = False) -> dict[str, ModelInfo]:
+    """Load every model in its own process (all at once: they load side by side) and wait
+    until each has loaded and passed its check; one ModelError names every model that did
+    not. `started`: `start_models` was called already."""
+    specs = list(dict.fromkeys(specs)) if started else start_models(specs, spares)
     problems = []
     for spec in specs:
         info = model_process(spec).info()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
+import math
 import platform
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +28,7 @@ from robustbench_liver.runs.binding import (
     scan_data,
 )
 from robustbench_liver.runs.executors import executor
+from robustbench_liver.runs.isolate import ModelInfo
 from robustbench_liver.runs.loading import check_model
 from robustbench_liver.runs.roster import preload
 from robustbench_liver.runs.store import FORMAT, Pair, RunStore
@@ -45,8 +48,9 @@ class RunOptions:
     """Per prediction."""
     threads: int = 1
     """Torch threads per worker: fixed, so results do not depend on the worker count."""
-    batch: int = 1
-    """Cases per unit of work."""
+    batch: int | None = None
+    """Cases per unit of work; None: the largest `batch_size` the models ask for (a command
+    tool that starts once per call), shared out so that every worker gets units."""
     data_root: str | None = None
     cache_dir: str | None = None
     """The case cache; None: RUNDIR/cache. The CLI passes the cache shared between runs
@@ -119,7 +123,9 @@ def run(
     if not models:
         raise RobustBenchError("name at least one model (--model NAME_OR_PATH)")
     models = list(dict.fromkeys(models))  # the same --model twice is one model
-    preload(models)  # each in its own process, side by side; one error names every bad one
+    # each in its own process, side by side (and one more of each per extra worker thread);
+    # one error names every bad one
+    infos = preload(models, spares=options.workers - 1 if options.executor == "local" else 0)
     names = _check_models(models)  # before any synthesis: a model that is none ends the run
     store = RunStore(out)
     plans = [
@@ -147,8 +153,9 @@ def run(
                 pending.append((case, todo))
         # one base scan after another: a worker keeps only the last few scans it loaded
         pending.sort(key=lambda item: item[0].scan.id)
-        for i in range(0, len(pending), max(1, options.batch)):
-            chunk = pending[i : i + options.batch]
+        size = _unit_size(options, infos.values(), len(pending))
+        for i in range(0, len(pending), size):
+            chunk = pending[i : i + size]
             for todo in sorted({t for _, t in chunk}):
                 cases = tuple(c for c, t in chunk if t == todo)
                 units.append(
@@ -161,6 +168,7 @@ def run(
                         options.threads,
                     )
                 )
+    units = interleaved(units, options.workers)
     store.forget(to_write)  # their parts are written anew, not edited
     if progress:
         progress.planned(_announce(plans, models, summary, units, cache_dir))
@@ -178,6 +186,26 @@ def run(
     ] + _missing(summary.cases, asked)
     _record_seen_in_training(store, plans, summary.cases, asked)
     return summary
+
+
+def interleaved(units: list[Unit], workers: int) -> list[Unit]:
+    """Units (in base-scan order) cut into `workers` runs of scans, taken in turn: each worker
+    then starts on scans of its own (built side by side, not waited for) and keeps working
+    through neighbouring units, whose scans it has loaded."""
+    if workers <= 1 or len(units) <= 1:
+        return units
+    size = math.ceil(len(units) / workers)
+    blocks = [units[i : i + size] for i in range(0, len(units), size)]
+    return [block[i] for i in range(size) for block in blocks if i < len(block)]
+
+
+def _unit_size(options: RunOptions, infos: Iterable[ModelInfo], pending: int) -> int:
+    """Cases per unit: --batch as given; else the models' largest batch_size, but no more
+    than an equal share per worker (one big unit would keep the other workers idle)."""
+    if options.batch is not None:
+        return max(1, options.batch)
+    wanted = max((info.batch_size for info in infos), default=1)
+    return max(1, min(wanted, math.ceil(pending / max(1, options.workers))))
 
 
 def cache_location(options: RunOptions, run_dir: Path) -> Path:
@@ -406,7 +434,12 @@ def _update_manifest(
             **manifest_fields(data.get(s.name) or scan_data(plan, known)),
         }
     for spec in models:
-        manifest["models"][model_name(load_model(spec), spec)] = {"spec": spec, "card": _card(spec)}
+        model = load_model(spec)
+        manifest["models"][model_name(model, spec)] = {
+            "spec": spec,
+            "card": _card(spec),
+            "runtime": model.info.runtime,  # the versions that ran it, not the suite's
+        }
     manifest.update(
         {
             "format": FORMAT,
@@ -439,10 +472,8 @@ def _platform() -> dict[str, str]:
         "system": platform.platform(),
         "numpy": np.__version__,
     }
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-    except ImportError:
+    try:  # from its metadata: importing torch here would cost every run 2 s
+        info["torch"] = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
         pass
     return info

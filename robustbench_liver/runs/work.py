@@ -4,14 +4,14 @@ become rows; nothing here ends a run."""
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from robustbench_liver.errors import RobustBenchError
 from robustbench_liver.metrics import (
@@ -42,6 +42,10 @@ from robustbench_liver.types import Case
 BENCH_ERROR = "bench_error"
 """Status of a pair the bench itself failed on (a bug, a full disk, a lost worker)."""
 
+STOPPING = threading.Event()
+"""Set when a run with worker threads is interrupted: units still running write nothing
+more (their pairs are done again on resume), not rows for models ended under them."""
+
 Places = dict[str, dict[int, dict[str, Any]]]
 
 
@@ -64,32 +68,13 @@ def run_unit(unit: Unit) -> list[dict[str, Any]]:
     try:
         _run_unit(unit, done)
     except Exception as err:  # our own failure: this unit's pairs fail, the run goes on
+        if STOPPING.is_set():  # not a failure: the run is ending under it
+            return done
         for spec in unit.models:  # perhaps mid-message: the next unit starts them afresh
             model_process(spec).stop()
         text = f"the bench failed on this unit: {describe(err)}"
         done += unit_failed(unit, BENCH_ERROR, text, done)
     return done
-
-
-def remaining(unit: Unit) -> tuple[list[Unit], list[dict[str, Any]]]:
-    """The pairs of `unit` that have no row yet, as units (one per set of models to do),
-    and the summaries of those that have one."""
-    store = RunStore(unit.run_dir)
-    todo: dict[tuple[str, ...], list[CaseSpec]] = {}
-    written = []
-    for spec in unit.cases:
-        models = []
-        for model_spec in unit.models:
-            pair = (unit.scenario.name, _known_name(model_spec), spec.case_id)
-            if not store.is_done(*pair):
-                models.append(model_spec)
-                continue
-            row = pd.read_parquet(store.part(*pair)).iloc[0].to_dict()
-            written.append(_summary(row))
-        if models:
-            todo.setdefault(tuple(models), []).append(spec)
-    units = [replace(unit, cases=tuple(cases), models=models) for models, cases in todo.items()]
-    return units, written
 
 
 def unit_failed(
@@ -147,12 +132,16 @@ def _run_unit(unit: Unit, done: list[dict[str, Any]]) -> None:
                     "model": loaded.name if loaded else model_spec,
                 }
                 row = failed_case_row(spec.case_id, "synthesis_error", str(err), extra)
+                if STOPPING.is_set():
+                    return
                 store.write_part(scenario.name, row["model"], spec.case_id, row, [])
                 done.append(_summary(row))
     # where each ground-truth lesion lies depends on the case only: once for all models
     places = {spec.case_id: lesion_properties(case) for spec, case in built}
     for process in processes.values():
         for spec, row, lesions, outcome in _run_model(unit, process, built, places, options):
+            if STOPPING.is_set():
+                return
             if outcome is not None:  # the mask it scored, so a report never runs the model
                 mask = tumor_mask_from_prediction(outcome, spec.case_id, options=options)
                 store.write_prediction(scenario.name, row["model"], spec.case_id, mask)
@@ -325,7 +314,6 @@ __all__ = [
     "load_model",
     "model_name",
     "needs_liver",
-    "remaining",
     "run_unit",
     "unit_failed",
 ]

@@ -26,6 +26,7 @@ from robustbench_liver.scenarios.conditions import (
 from robustbench_liver.scenarios.schema import (
     Axis,
     FolderSource,
+    LiverFromModel,
     MetricOptions,
     MsdSource,
     PhantomSource,
@@ -479,6 +480,8 @@ def _model_for(parent: Key, data: dict[str, Any]) -> type[BaseModel] | None:
     if len(parent) == 2 and parent[0] == "base_scans":
         item = data["base_scans"][parent[1]]
         return _SOURCES.get(item.get("source", "")) if isinstance(item, dict) else None
+    if len(parent) == 3 and parent[0] == "base_scans" and parent[2] == "liver_from":
+        return LiverFromModel
     if len(parent) == 3 and parent[:2] == ("sweep", "axes"):
         return Axis
     return _MODELS.get(".".join(str(p) for p in parent))

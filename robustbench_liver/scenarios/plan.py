@@ -16,6 +16,7 @@ import numpy as np
 from robustbench_liver.errors import DataError, RobustBenchError, ScenarioError
 from robustbench_liver.scenarios.load import Scenario
 from robustbench_liver.scenarios.schema import FolderSource, MsdSource, PhantomSource
+from robustbench_liver.sources.liver_from import LiverFrom
 from robustbench_liver.sources.refs import ScanRef, file_refs, phantom_refs
 
 # Stream tags keep the draws for tumors, controls and image noise independent.
@@ -111,6 +112,12 @@ def base_scans(scenario: Scenario, data_root: str | Path | None) -> list[ScanRef
             )
         root = Path(data_root)
         try:
+            # a model's liver instead of a label map: its spec is the scenario file's
+            liver_from = (
+                None
+                if source.liver_from is None
+                else LiverFrom.of(source.liver_from, scenario.path)
+            )
             if isinstance(source, FolderSource):
                 refs += file_refs(
                     root,
@@ -120,15 +127,19 @@ def base_scans(scenario: Scenario, data_root: str | Path | None) -> list[ScanRef
                     source.liver_label,
                     source.vessel_labels,
                     source.limit,
+                    liver_from=liver_from,
                 )
             elif isinstance(source, MsdSource):
                 refs += file_refs(
                     root,
                     f"{source.task}/images{source.split}/*.nii.gz",
                     # {case}: the image's stem without nnU-Net's _0000 (MSD and nnU-Net raw)
-                    labels=f"{source.task}/labels{source.split}/{{case}}.nii.gz",
+                    labels=None
+                    if liver_from
+                    else f"{source.task}/labels{source.split}/{{case}}.nii.gz",
                     liver_label=source.liver_label,
                     limit=source.limit,
+                    liver_from=liver_from,
                 )
         except DataError as err:
             raise ScenarioError(scenario.path, [(f"base_scans[{i}]", None, str(err))]) from None

@@ -79,6 +79,49 @@ class PhantomSource(Strict):
         return _phantom_option(str(info.field_name), v)
 
 
+class LiverFromModel(Strict):
+    """Liver masks from a segmentation model, for CT that comes without labels (the paper's
+    step 0): run once per base scan and cached (see sources.liver_from)."""
+
+    model: str
+    """A registered model name (`robustbench-liver models`), or a model spec file (.yaml)
+    relative to the scenario file and inside its folder."""
+    label: int | tuple[int, ...]
+    """The model's output value(s) that are liver, from its 0/1/2 output: 1, or [1, 2] for
+    the suite's own models (1 liver, 2 tumor). A tool with other values maps them in its
+    spec (`remap: {5: 1}` for TotalSegmentator's liver, 5)."""
+    volume_l: tuple[float, float] = (0.6, 3.5)
+    """Plausible liver volume (litres) when the scan holds the whole liver; a scan that cuts
+    the liver (the mask touches a face of the grid, or the grid spans under 100 mm) is held
+    to the upper bound and to at least 0.05 l."""
+    median_hu: tuple[float, float] = (-20.0, 250.0)
+    """Plausible median HU inside the mask, fatty to strongly enhanced liver."""
+    max_body_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """Most of the body (voxels above -500 HU) the mask may hold."""
+    min_largest_share: Annotated[float, Field(gt=0, le=1)] = 0.8
+    """The largest connected piece must hold this share of the mask; it is kept and the
+    other pieces dropped (with a warning). Less: the mask is refused as fragmented."""
+
+    @field_validator("label")
+    @classmethod
+    def _liver_values(cls, v: int | tuple[int, ...]) -> tuple[int, ...]:
+        values = (v,) if isinstance(v, int) else tuple(v)
+        if not values or any(isinstance(x, bool) or x not in (1, 2) for x in values):
+            raise ValueError(
+                f"label {v!r}: a model's output is 0 background, 1 liver, 2 tumor, so give "
+                "1, or [1, 2] (liver and tumor); map a tool's own values in its spec "
+                "(remap: {5: 1} for TotalSegmentator's liver)"
+            )
+        return tuple(sorted(set(values)))
+
+    @field_validator("volume_l", "median_hu")
+    @classmethod
+    def _range(cls, v: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
+        if not v[0] < v[1] or (info.field_name == "volume_l" and v[0] < 0):
+            raise ValueError(f"{info.field_name} must be [low, high] with low < high, got {v}")
+        return v
+
+
 class FolderSource(Strict):
     """NIfTI files or DICOM series folders under the data root (`--data-root`)."""
 
@@ -100,13 +143,29 @@ class FolderSource(Strict):
     error asking for it."""
     vessel_labels: tuple[int, ...] = ()
     """Vessel values in `labels` (TotalSegmentator: 63, 64)."""
+    liver_from: LiverFromModel | None = None
+    """Instead of `labels` or `liver`: the liver from a model, for CT without labels."""
     limit: Annotated[int, Field(ge=1)] | None = None
     """Use only the first N matches (sorted by path)."""
 
     @model_validator(mode="after")
     def _mask_given(self) -> FolderSource:
-        if self.labels is None and self.liver is None:
-            raise ValueError("give `labels` (a label map) or `liver` (a binary mask)")
+        if self.liver_from is None:
+            if self.labels is None and self.liver is None:
+                raise ValueError(
+                    "give `labels` (a label map), `liver` (a binary mask) or `liver_from` (a "
+                    "model that finds the liver)"
+                )
+            return self
+        given = [k for k in ("labels", "liver") if getattr(self, k) is not None]
+        if given:
+            raise ValueError(f"`liver_from` takes the place of `{given[0]}`: give one of them")
+        if self.liver_label is not None or self.vessel_labels:
+            raise ValueError(
+                "with `liver_from` there is no label map: drop `liver_label` (the model's "
+                "liver value is `liver_from.label`) and `vessel_labels` (vessels are then "
+                "found in the image)"
+            )
         return self
 
 
@@ -119,7 +178,18 @@ class MsdSource(Strict):
     split: Literal["Tr", "Ts"] = "Tr"
     liver_label: int | None = None
     """Liver value in the labels (Task03_Liver: 1); unset: recognised as for `folder`."""
+    liver_from: LiverFromModel | None = None
+    """The liver from a model instead of labels{split} (e.g. for imagesTs, which has none)."""
     limit: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_liver(self) -> MsdSource:
+        if self.liver_from is not None and self.liver_label is not None:
+            raise ValueError(
+                "with `liver_from` the labels are not read: drop `liver_label` (the model's "
+                "liver value is `liver_from.label`)"
+            )
+        return self
 
 
 BaseScans = Annotated[PhantomSource | FolderSource | MsdSource, Field(discriminator="source")]

@@ -1,12 +1,15 @@
-"""Write a plan's cases as a test set in MSD / nnU-Net layout, resumably."""
+"""Write a plan's cases as a test set in MSD / nnU-Net layout, or as an nnU-Net v2
+training set, resumably."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,49 @@ CASE_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a set's files go and how its dataset.json counts them."""
+
+    name: str
+    images: str
+    """Folder of <case>_0000.nii.gz (the CT, HU)."""
+    labels: str
+    """Folder of <case>.nii.gz (0 background, 1 liver, 2 tumor)."""
+    count_key: str
+    """dataset.json key holding the number of cases."""
+    list_key: str
+    """dataset.json key listing the image and label of every case (MSD style)."""
+
+
+TEST = Layout("test", "imagesTs", "labelsTs", "numTest", "test")
+"""A test set to score a tool's predictions with `evaluate` (the default)."""
+NNUNET_TRAIN = Layout("nnunet-train", "imagesTr", "labelsTr", "numTraining", "training")
+"""A training set nnU-Net v2 takes as it is (`nnUNetv2_plan_and_preprocess -d ID`)."""
+LAYOUTS = {layout.name: layout for layout in (TEST, NNUNET_TRAIN)}
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+
+
+def nnunet_dataset_dir(out: Path, dataset_id: int, name: str) -> Path:
+    """nnU-Net v2's dataset folder `DatasetXXX_Name` inside `out` (nnUNet_raw); `out` itself
+    when it already is that folder."""
+    if isinstance(dataset_id, bool) or not isinstance(dataset_id, int) or dataset_id < 1:
+        raise ValueError(f"dataset id {dataset_id!r}: a positive integer (e.g. 501)")
+    if not _DATASET_NAME.match(name):
+        raise ValueError(
+            f"dataset name {name!r}: use letters, digits and _ (e.g. LiverSynth); nnU-Net "
+            "reads the id from the folder name Dataset<id>_<name>"
+        )
+    folder = f"Dataset{dataset_id:03d}_{name}"
+    return out if out.name == folder else out / folder
+
+
+def dataset_name_of(scenario_name: str) -> str:
+    """A scenario's name as an nnU-Net dataset name (letters, digits, _)."""
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", scenario_name).strip("_")
+    return name or "robustbench"
+
+
 def case_row(case: Case, spec: CaseSpec) -> dict[str, Any]:
     """One row of cases.csv: identity, and the tumor records (JSON) to replay it."""
     return {
@@ -44,24 +90,26 @@ def case_row(case: Case, spec: CaseSpec) -> dict[str, Any]:
     }
 
 
-def write_case(out: Path, case: Case) -> None:
-    """imagesTs/<id>_0000.nii.gz and labelsTs/<id>.nii.gz; the label last, so its presence
+def write_case(out: Path, case: Case, layout: Layout = TEST) -> None:
+    """<images>/<id>_0000.nii.gz and <labels>/<id>.nii.gz; the label last, so its presence
     means the case is complete."""
     affine = case.affine if case.affine is not None else np.eye(4)
-    save_nifti(out / "imagesTs" / f"{case.case_id}_0000.nii.gz", case.image, affine)
-    final = out / "labelsTs" / f"{case.case_id}.nii.gz"
+    save_nifti(out / layout.images / f"{case.case_id}_0000.nii.gz", case.image, affine)
+    final = out / layout.labels / f"{case.case_id}.nii.gz"
     tmp = final.with_name(final.name + ".part.nii.gz")
     save_nifti(tmp, case.label, affine, kind="label")
     os.replace(tmp, final)
 
 
-def is_written(out: Path, case_id: str) -> bool:
-    return (out / "labelsTs" / f"{case_id}.nii.gz").exists() and (
-        out / "imagesTs" / f"{case_id}_0000.nii.gz"
+def is_written(out: Path, case_id: str, layout: Layout = TEST) -> bool:
+    return (out / layout.labels / f"{case_id}.nii.gz").exists() and (
+        out / layout.images / f"{case_id}_0000.nii.gz"
     ).exists()
 
 
-def write_index(out: Path, plan: Plan, rows: Iterable[dict[str, Any]]) -> None:
+def write_index(
+    out: Path, plan: Plan, rows: Iterable[dict[str, Any]], layout: Layout = TEST
+) -> None:
     """dataset.json (nnU-Net v2 style) and cases.csv, sorted by case id."""
     rows = sorted(rows, key=lambda r: r["case_id"])
     spec = plan.scenario.spec
@@ -72,12 +120,12 @@ def write_index(out: Path, plan: Plan, rows: Iterable[dict[str, Any]]) -> None:
         "scenario_hash": plan.scenario.hash,
         "channel_names": {"0": "CT"},
         "labels": {"background": 0, "liver": 1, "tumor": 2},
-        "numTest": len(rows),
+        layout.count_key: len(rows),
         "file_ending": ".nii.gz",
-        "test": [
+        layout.list_key: [
             {
-                "image": f"./imagesTs/{r['case_id']}_0000.nii.gz",
-                "label": f"./labelsTs/{r['case_id']}.nii.gz",
+                "image": f"./{layout.images}/{r['case_id']}_0000.nii.gz",
+                "label": f"./{layout.labels}/{r['case_id']}.nii.gz",
             }
             for r in rows
         ],
@@ -133,10 +181,10 @@ def cached_case(
 
 
 def _build_and_write(
-    scenario: Scenario, spec: CaseSpec, out: Path, cache: CaseCache | None
+    scenario: Scenario, spec: CaseSpec, out: Path, cache: CaseCache | None, layout: Layout
 ) -> dict[str, Any]:
     case, reused = cached_case(scenario, spec, cache)
-    write_case(out, case)
+    write_case(out, case, layout)
     return {**case_row(case, spec), "_reused": reused}
 
 
@@ -146,9 +194,11 @@ def export(
     workers: int = 1,
     progress: Callable[[dict[str, Any]], None] | None = None,
     cache: CaseCache | None = None,
+    layout: Layout = TEST,
 ) -> list[dict[str, Any]]:
-    """Write every case of `plan` under `out` (in `workers` processes), skipping cases
-    already written by an earlier, perhaps interrupted, call; return the cases.csv rows."""
+    """Write every case of `plan` under `out` (in `workers` processes) in `layout`, skipping
+    cases already written by an earlier, perhaps interrupted, call; return the cases.csv
+    rows. For NNUNET_TRAIN, `out` is the DatasetXXX_Name folder (`nnunet_dataset_dir`)."""
     out.mkdir(parents=True, exist_ok=True)
     rows_path = out / ".rows.jsonl"
     done: dict[str, dict[str, Any]] = {}
@@ -158,7 +208,7 @@ def export(
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut short by a kill
-            if is_written(out, row["case_id"]):
+            if is_written(out, row["case_id"], layout):
                 done[row["case_id"]] = row
     # one base scan after another: a worker keeps only the last few scans it loaded
     todo = sorted((s for s in plan.cases if s.case_id not in done), key=lambda s: s.scan.id)
@@ -174,14 +224,15 @@ def export(
 
         if workers <= 1:
             for spec in todo:
-                finished(_build_and_write(plan.scenario, spec, out, cache))
+                finished(_build_and_write(plan.scenario, spec, out, cache, layout))
         else:
             with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
                 futures = [
-                    pool.submit(_build_and_write, plan.scenario, s, out, cache) for s in todo
+                    pool.submit(_build_and_write, plan.scenario, s, out, cache, layout)
+                    for s in todo
                 ]
                 for future in as_completed(futures):
                     finished(future.result())
     rows = [done[s.case_id] for s in plan.cases]
-    write_index(out, plan, rows)
+    write_index(out, plan, rows, layout)
     return rows

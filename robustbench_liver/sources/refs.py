@@ -7,6 +7,7 @@ import glob
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,10 @@ class ScanRef:
     """Keyword arguments of the loader, as sorted pairs (hashable)."""
 
     def load(self) -> Scan:
-        """The Scan (memoised per process: a worker loads each base scan once)."""
-        return _load(self)
+        """The Scan (memoised per process: a worker loads each base scan once; threads that
+        want it at once wait for one load instead of each making a copy)."""
+        with _loading(self):
+            return _load(self)
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, **{k: _plain(v) for k, v in self.args}}
@@ -99,6 +102,17 @@ def _image_digest(ref: ScanRef) -> str:
     return image_digest(ref.load())
 
 
+_LOCKS: dict[ScanRef, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _loading(ref: ScanRef) -> threading.Lock:
+    """One lock per scan: threads that want the same scan wait for one load; other scans
+    load side by side."""
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(ref, threading.Lock())
+
+
 @functools.lru_cache(maxsize=8)
 def _load(ref: ScanRef) -> Scan:
     kwargs = dict(ref.args)
@@ -106,6 +120,10 @@ def _load(ref: ScanRef) -> Scan:
         from robustbench_liver.sources.phantom import make_phantom
 
         return make_phantom(**kwargs)
+    if "liver_from" in kwargs:  # no label map: a model finds the liver (cached)
+        from robustbench_liver.sources.liver_from import load_scan_with_model
+
+        return load_scan_with_model(id=ref.id, **kwargs)
     from robustbench_liver.io import load_scan
 
     return load_scan(id=ref.id, **kwargs)
@@ -148,6 +166,7 @@ def file_refs(
     liver_label: int | None = None,
     vessel_labels: tuple[int, ...] = (),
     limit: int | None = None,
+    liver_from: Any = None,
 ) -> list[ScanRef]:
     """Scans matching the glob `images` under `root`, each with its label map or liver mask
     from a template ('{dir}' the image's folder, '{stem}' its name without extension,
@@ -157,6 +176,7 @@ def file_refs(
     The glob ('**' for any depth) follows symlinks and skips hidden names (macOS '._*'
     copies); a match whose real path lies outside `root` is an error, not silently dropped.
     Without `liver_label` the loader recognises it from the label map (`load_scan`).
+    `liver_from` (a `sources.liver_from.LiverFrom`) has a model make the liver mask instead.
     """
     if not root.is_dir():
         raise DataError("data root is not a folder", root, "pass --data-root DIR")
@@ -180,6 +200,8 @@ def file_refs(
             args["liver"] = str(within(root, liver.format(**fields), "liver"))
         if vessel_labels:
             args["vessel_labels"] = tuple(vessel_labels)
+        if liver_from is not None:
+            args["liver_from"] = liver_from
         refs.append(
             ScanRef(id=_scan_id(root, image), kind="file", args=tuple(sorted(args.items())))
         )
@@ -216,4 +238,6 @@ def _scan_id(root: Path, image: Path) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if callable(getattr(value, "to_dict", None)):  # liver_from
+        return value.to_dict()
     return list(value) if isinstance(value, tuple) else value

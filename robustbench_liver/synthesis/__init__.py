@@ -8,6 +8,7 @@ JSON-serialisable records; `apply` paints them, deterministically; `synthesize` 
 from __future__ import annotations
 
 from robustbench_liver.synthesis.config import (
+    GENERATOR_2,
     LEVELS,
     SizeClass,
     TumorConfig,
@@ -25,10 +26,11 @@ from robustbench_liver.synthesis.generator import (
 from robustbench_liver.synthesis.location import REGION_NAMES, REGIONS
 from robustbench_liver.synthesis.paint import tumor_box
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 """Bump when the same records or seeds would give other bytes: it invalidates case caches."""
 
 __all__ = [
+    "GENERATOR_2",
     "GENERATOR_VERSION",
     "LEVELS",
     "REGIONS",

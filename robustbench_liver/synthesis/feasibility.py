@@ -81,6 +81,33 @@ def share_ok(
     total = len(points_mm)
     if min_inside <= 0 or not len(vox):
         return np.ones(len(vox), dtype=bool)
+    outside, unseen, alive = _count(ctx, points_mm, vox, (1.0 - min_inside) * total + _EPS)
+    ok = np.zeros(len(vox), dtype=bool)
+    seen = total - unseen[alive]
+    ok[alive] = outside[alive] <= (1.0 - min_inside) * seen + _EPS
+    return ok
+
+
+def inside_shares(ctx: ScanContext, points_mm: np.ndarray, vox: np.ndarray) -> np.ndarray:
+    """Per centre of `vox`: the share of `points_mm` on liver voxels among those within the
+    volume (the share `share_ok` compares), or -1 when fewer than half are within it."""
+    total = len(points_mm)
+    if not len(vox):
+        return np.zeros(0)
+    outside, unseen, alive = _count(ctx, points_mm, vox, float(total))
+    out = np.full(len(vox), -1.0)
+    seen = total - unseen[alive]
+    out[alive] = 1.0 - outside[alive] / np.maximum(seen, 1)
+    return out
+
+
+def _count(
+    ctx: ScanContext, points_mm: np.ndarray, vox: np.ndarray, allowed: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points outside the liver and beyond the volume per centre, and the centres still
+    alive: with at most `allowed` points outside and at least half of them within the
+    volume (the others are dropped as soon as that is sure, their counts then partial)."""
+    total = len(points_mm)
     sp = ctx.spacing
     code = _code_map(ctx)
     strides = np.asarray(code.strides, dtype=np.intp)  # uint8: bytes = elements
@@ -98,7 +125,6 @@ def share_ok(
     else:
         rows = (vox - ctx.lo).astype(np.intp)
     flat = code.reshape(-1)
-    allowed = (1.0 - min_inside) * total + _EPS
     alive = np.arange(len(vox))
     outside = np.zeros(len(vox), dtype=np.int64)
     unseen = np.zeros(len(vox), dtype=np.int64)
@@ -112,10 +138,7 @@ def share_ok(
         alive = alive[(outside[alive] <= allowed) & (2 * unseen[alive] <= total)]
         if not alive.size:
             break
-    ok = np.zeros(len(vox), dtype=bool)
-    seen = total - unseen[alive]
-    ok[alive] = outside[alive] <= (1.0 - min_inside) * seen + _EPS
-    return ok
+    return outside, unseen, alive
 
 
 def possible_cells(ctx: ScanContext, points_mm: np.ndarray, min_inside: float) -> np.ndarray:

@@ -15,6 +15,12 @@ most `max_proposals`) the whole liver is searched at once, on maps instead of in
 - the exact share check (`feasibility.share_ok`) then runs on the centres left, in a random
   order, until one passes.
 
+Large tumors (1 % of the liver's volume and more) are spread: when the first round of
+proposals says that few of the places the liver's shape allows keep `min_inside` of the
+tumor inside the liver, the share asked for is lowered for that tumor (to
+`min_inside_floor` at most, see `spread`); without it a large tumor lands where the liver
+is thickest every time, and none of it may reach the liver's surface.
+
 If nothing passes, a SynthesisError says which scan, which tumor and radius, and how many
 voxels each constraint left. Proposals are uniform over the liver voxels and the first
 that passes is taken; the search takes the first that passes in a uniformly random order
@@ -38,7 +44,7 @@ import numpy as np
 from scipy import ndimage
 
 from robustbench_liver.errors import SynthesisError
-from robustbench_liver.synthesis import feasibility
+from robustbench_liver.synthesis import feasibility, spread
 from robustbench_liver.synthesis.context import ScanContext
 
 REGIONS = ("right-superior", "right-inferior", "left-superior", "left-inferior")
@@ -93,6 +99,10 @@ class Constraints:
     allow_overlap: bool = True
     overlap_gap_mm: float = 0.0
     max_proposals: int = 20000
+    spread_share: float = 0.0
+    """Lower `min_inside` (to `min_inside_floor` at most) for large tumors until this share
+    of the places the liver's shape allows passes (see `spread`); 0 = off."""
+    min_inside_floor: float = 0.0
 
 
 def expand_regions(regions: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -133,6 +143,8 @@ def place(
             break
         vox = ctx.liver_vox(ctx.liver_flat[rng.integers(0, n, size=size)])
         ok = _passes(ctx, req, cons, placed, vox)
+        if not tried and ok.mean() < cons.spread_share and spread.is_large(ctx, req.semi_axes):
+            cons, ok = spread.relax(ctx, req, cons, placed, vox, ok, _passes, _points(req))
         tried += size
         if ok.any():
             return vox[int(np.argmax(ok))]

@@ -132,6 +132,7 @@ def bounding_radius_mm(
     spacing: np.ndarray,
     edge_blur_mm: float | None = None,
     stride: int = 1,
+    core_axes: np.ndarray | None = None,
 ) -> float:
     """Radius (mm) of the smallest sphere about the centre voxel that holds the voxels of
     the deformed tumor t' on this spacing. The voxel pattern does not depend on where the
@@ -141,6 +142,7 @@ def bounding_radius_mm(
 
     With `stride` > 1 (and `edge_blur_mm` given): a lower bound, from every stride-th voxel
     along each axis of the box painting starts with (about stride^3 times less work).
+    `core_axes`: the core painting will ask for too (computed and kept with the mask).
     """
     spacing = np.asarray(spacing, dtype=np.float64)
     ext = extent_mm(semi_axes, rotation is not None, lobulation, sigma_mm)
@@ -174,7 +176,7 @@ def bounding_radius_mm(
         found = tumor_mask(offsets, semi_axes, rotation, disp, lobulation, dirs)
     else:
         half = half + blur_margin(edge_blur_mm, spacing)
-        found, offsets, _ = deformed_mask(
+        found, offsets, _, _ = deformed_mask(
             seed,
             sigma_mm,
             points,
@@ -187,6 +189,7 @@ def bounding_radius_mm(
             half,
             spacing,
             tuple(int(n) for n in 2 * half + 1),
+            core_axes=core_axes,
         )
     if found is None or not found.any():
         return 0.0
@@ -234,11 +237,16 @@ def deformed_mask(
     tumor_half: np.ndarray,
     spacing: np.ndarray,
     shape_: tuple[int, ...],
-) -> tuple[np.ndarray | None, tuple[np.ndarray, ...], tuple[slice, slice, slice]]:
+    core_axes: np.ndarray | None = None,
+) -> tuple[
+    np.ndarray | None, tuple[np.ndarray, ...], tuple[slice, slice, slice], np.ndarray | None
+]:
     """t' around `center` in a volume of shape `shape_`: (mask or None when empty, per-axis
-    offsets in mm, box). First on the box the deformation usually reaches (a coarse look at
-    the field), and on the worst-case box (`tumor_half`) only if the tumor comes near an
-    inner face of the first (so that it, or its edge blur, may be cut).
+    offsets in mm, box, core). First on the box the deformation usually reaches (a coarse
+    look at the field), and on the worst-case box (`tumor_half`) only if the tumor comes
+    near an inner face of the first (so that it, or its edge blur, may be cut). The core is
+    the same shape with `core_axes` as semi-axes, in the same elastic field, on the same
+    box (`edge`); the mask itself when `core_axes` is None.
 
     Away from the volume's edge the result does not depend on where the centre is: such
     results are kept for a while (`_MASKS`), as `sample` computes every tumor's mask for
@@ -259,15 +267,16 @@ def deformed_mask(
         edge_blur_mm,
         tuple(int(h) for h in tumor_half),
         np.asarray(spacing, dtype=np.float64).tobytes(),
+        None if core_axes is None else np.asarray(core_axes, dtype=np.float64).tobytes(),
     )
     if whole:
         kept = _MASKS.get(key)
         if kept is not None:
-            mask, offsets, rel = kept
+            mask, offsets, rel, core = kept
             box = tuple(
                 slice(int(c + a), int(c + b)) for c, (a, b) in zip(center, rel, strict=True)
             )
-            return mask, offsets, box  # type: ignore[return-value]
+            return mask, offsets, box, core  # type: ignore[return-value]
     found = _deformed_mask(
         seed,
         sigma_mm,
@@ -282,14 +291,15 @@ def deformed_mask(
         full,
         spacing,
         shape_,
+        core_axes,
     )
     if whole:
-        mask, offsets, box = found
-        for array in (mask, *offsets):
+        mask, offsets, box, core = found
+        for array in (mask, core, *offsets):
             if array is not None:
                 array.flags.writeable = False
         rel = tuple((s.start - int(c), s.stop - int(c)) for s, c in zip(box, center, strict=True))
-        _MASKS.put(key, (mask, offsets, rel))
+        _MASKS.put(key, (mask, offsets, rel, core))
     return found
 
 
@@ -307,7 +317,10 @@ def _deformed_mask(
     full: tuple[slice, slice, slice],
     spacing: np.ndarray,
     shape_: tuple[int, ...],
-) -> tuple[np.ndarray | None, tuple[np.ndarray, ...], tuple[slice, slice, slice]]:
+    core_axes: np.ndarray | None = None,
+) -> tuple[
+    np.ndarray | None, tuple[np.ndarray, ...], tuple[slice, slice, slice], np.ndarray | None
+]:
     dirs = lobe_directions(seed, lobes) if lobulation > 0 else None
     reach, first = _first_boxes(
         seed,
@@ -330,25 +343,30 @@ def _deformed_mask(
     disp = elastic_displacement(seed, sigma_mm, points, semi_axes, offsets)
     mask = tumor_mask(offsets, semi_axes, rotation, disp, lobulation, dirs)
     box = reach
-    if reach == full:
-        pass
-    elif _touches_inner_face(mask, reach, full, np.ones(3, dtype=int)):
+    if reach != full and _touches_inner_face(mask, reach, full, np.ones(3, dtype=int)):
         box = full
         offsets = _offsets(full, center, spacing)
         disp = elastic_displacement(seed, sigma_mm, points, semi_axes, offsets)
         mask = tumor_mask(offsets, semi_axes, rotation, disp, lobulation, dirs)
-    elif first != reach:
+    core = mask
+    if core_axes is not None:
+        core = tumor_mask(offsets, np.asarray(core_axes), rotation, disp, lobulation, dirs)
+    if box == reach and first != reach:
+        inner = tuple(
+            slice(r.start - f.start, r.stop - f.start) for r, f in zip(reach, first, strict=True)
+        )
         grown = np.zeros(tuple(s.stop - s.start for s in first), dtype=bool)
-        grown[
-            tuple(
-                slice(r.start - f.start, r.stop - f.start)
-                for r, f in zip(reach, first, strict=True)
-            )
-        ] = mask
+        grown[inner] = mask
+        if core is not mask:
+            grown_core = np.zeros(grown.shape, dtype=bool)
+            grown_core[inner] = core
+            core = grown_core
+        else:
+            core = grown
         mask, box, offsets = grown, first, _offsets(first, center, spacing)
     if not mask.any():
-        return None, offsets, box
-    return mask, offsets, box
+        return None, offsets, box, None
+    return mask, offsets, box, core
 
 
 def _first_boxes(
@@ -394,7 +412,7 @@ class _Kept:
             return self.items[key]
 
     def put(self, key: Any, value: Any) -> None:
-        nbytes = 0 if value[0] is None else int(value[0].nbytes)
+        nbytes = _nbytes(value)
         if nbytes > self.max_bytes:
             return
         with self.lock:
@@ -404,7 +422,12 @@ class _Kept:
             self.size += nbytes
             while self.size > self.max_bytes:
                 _, old = self.items.popitem(last=False)
-                self.size -= 0 if old[0] is None else int(old[0].nbytes)
+                self.size -= _nbytes(old)
+
+
+def _nbytes(value: tuple[Any, ...]) -> int:
+    """Bytes of the arrays of a stored tuple (its top-level items)."""
+    return sum(int(v.nbytes) for v in value if isinstance(v, np.ndarray))
 
 
 _MASKS = _Kept(max_bytes=64 * 2**20)
@@ -474,16 +497,18 @@ def tumor_mask(
     return rho <= 1.0 + np.float32(lobulation) * bump
 
 
-def edge_blur(mask: np.ndarray, sigma_mm: float, spacing: np.ndarray) -> np.ndarray:
+def edge_blur(
+    mask: np.ndarray, sigma_mm: float, spacing: np.ndarray, truncate: float = TRUNCATE
+) -> np.ndarray:
     """t'' = t' * g(sigma_c) as float32 (a copy of the mask when sigma_c is 0)."""
     t = mask.astype(np.float32)
     if sigma_mm <= 0:
         return t
-    return ndimage.gaussian_filter(t, sigma_mm / spacing, mode="constant", truncate=TRUNCATE)
+    return ndimage.gaussian_filter(t, sigma_mm / spacing, mode="constant", truncate=truncate)
 
 
-def blur_margin(sigma_mm: float, spacing: np.ndarray) -> np.ndarray:
-    """Voxels the edge blur reaches beyond the mask, per axis."""
+def blur_margin(sigma_mm: float, spacing: np.ndarray, truncate: float = TRUNCATE) -> np.ndarray:
+    """Voxels the edge blur (truncated at `truncate` sigma) reaches beyond the mask, per axis."""
     if sigma_mm <= 0:
         return np.zeros(3, dtype=int)
-    return np.ceil(TRUNCATE * sigma_mm / spacing).astype(int) + 1
+    return np.ceil(truncate * sigma_mm / spacing).astype(int) + 1

@@ -46,14 +46,16 @@ def noise_texture(
     eta_mm: float,
     blur_mm: float,
     spacing: np.ndarray,
+    stream: int = 0,
 ) -> np.ndarray:
     """Unit-s.d. (at the lattice nodes) noise upscaled from lattice step eta and blurred.
 
     `offsets` are the box's voxel positions in mm relative to the tumor centre, per axis.
-    Multiply by sigma_p and add mu_t for the paper's T''.
+    Multiply by sigma_p and add mu_t for the paper's T''. `stream` picks an independent
+    field of the same seed (0: the texture; others: necrosis, calcification).
     """
     ranges = tuple(_lattice(off, eta_mm, 3) for off in offsets)
-    values = lattice_normal(seed, 0, ranges)
+    values = lattice_normal(seed, stream, ranges)
     mats = []
     for off, rng_, s in zip(offsets, ranges, spacing, strict=True):
         nodes = np.asarray(rng_, dtype=np.float64) * eta_mm
@@ -102,7 +104,7 @@ def released_texture(
     return np.clip(beta * b, 0.0, 1.0).astype(np.float32)
 
 
-def scan_grain(f: np.ndarray, sigma_vox: float = 1.0) -> np.ndarray:
+def scan_grain(f: np.ndarray, sigma_vox: float = 1.0, truncate: float = 3.0) -> np.ndarray:
     """The scan's own fine grain: f minus f smoothed over about one voxel.
 
     Replacing the parenchyma by a smooth texture would also remove the CT's noise, leaving a
@@ -111,7 +113,7 @@ def scan_grain(f: np.ndarray, sigma_vox: float = 1.0) -> np.ndarray:
     It is clipped at 2.5 robust s.d. so that the edges of a vessel the tumor covers leave
     no ghost (noise passes almost untouched: 99 % of Gaussian noise lies within 2.5 s.d.).
     """
-    grain = f - ndimage.gaussian_filter(f, sigma_vox, mode="nearest", truncate=3.0)
+    grain = f - ndimage.gaussian_filter(f, sigma_vox, mode="nearest", truncate=truncate)
     # robust s.d. from a fixed stride of the voxels (the median of all is needlessly slow)
     sample = np.abs(grain.ravel()[:: max(1, grain.size // 20000)])
     limit = np.float32(2.5 * 1.4826) * np.median(sample)

@@ -14,6 +14,7 @@ import yaml
 
 from robustbench_liver.cli.main import main
 from robustbench_liver.metrics import ToleranceBelowSpacingWarning
+from robustbench_liver.models.checksum import sha256_of
 from robustbench_liver.runs.runner import RunOptions, run
 from robustbench_liver.scenarios import load_scenario
 
@@ -73,7 +74,10 @@ def made(tmp_path_factory) -> dict[str, Path]:
     spec = root / "tool.yaml"
     tool = [sys.executable, str(FIXTURES / "threshold_tool.py"), "-i", "{input_dir}", "-o",
             "{output_dir}"]  # fmt: skip
-    card = {"name": "threshold-tool", "weights": str(root / "weights" / "tool.bin")}
+    weights = root / "weights" / "tool.bin"  # a command card's weights must exist and match
+    weights.parent.mkdir()
+    weights.write_bytes(b"the tool's checkpoint")
+    card = {"name": "threshold-tool", "weights": str(weights), "sha256": sha256_of(weights)}
     spec.write_text(yaml.safe_dump({"adapter": "command", "argv": tool, "card": card}))
     out = root / "run"
     with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():

@@ -1,5 +1,5 @@
-"""The README's worked example, its 'Your own model' part (all three ways) and 'Your own CT'
-run as written, in order, in a copy of the repository that stands in for a fresh clone.
+"""The README's worked example, 'Evaluate your model' (every way to bring a model) and 'Your
+own CT' run as written, in order, in a copy of the repository that stands in for a fresh clone.
 
 What runs: every fenced block of those parts, in README order, from the copy's root, with
 this virtual environment's `bin` first on PATH (its `robustbench-liver` is the installed
@@ -71,10 +71,28 @@ SUBSTITUTIONS = (
         "DIR is the reader's CT folder; the project's is ../shared/data (see FIXTURES)",
     ),
     Substitution(
-        "Your own model",
+        "Evaluate your model",
         "--out runs/own --workers 2",
         "--out runs/own --workers 2 --limit 1",
         "quickstart's 11 cases x 3 models -> 4 cases",
+    ),
+    Substitution(
+        "Evaluate your model",
+        "--out runs/bundle",
+        "--out runs/bundle --limit 1",
+        "quickstart's 11 cases -> 4 cases",
+    ),
+    Substitution(
+        "Your own CT",
+        "--data-root DIR --out healthy/testset",
+        "--data-root ../shared/data --out healthy/testset",
+        "DIR is the reader's CT folder; the project's is ../shared/data (see FIXTURES)",
+    ),
+    Substitution(
+        "Your own CT",
+        "--data-root DIR --model hu-threshold",
+        "--data-root ../shared/data --model hu-threshold",
+        "DIR is the reader's CT folder; the project's is ../shared/data (see FIXTURES)",
     ),
 )
 
@@ -121,15 +139,11 @@ def part_lines(text: str) -> dict[str, tuple[int, list[str]]]:
         return len(lines)
 
     worked = find("## A worked example")
-    models = find("## Models")
-    own = find("**Your own model.**", models)
-    # the part ends at the next topic of '## Models', or at the section's end
-    ends = [section_end(models)]
-    ends += [i for i in range(own + 1, ends[0]) if lines[i].startswith(("**Training", "**Base"))]
+    evaluate = find("## Evaluate your model")
     own_ct = find("## Your own CT")
     parts = {
         "A worked example": (worked, section_end(worked)),
-        "Your own model": (own, min(ends)),
+        "Evaluate your model": (evaluate, section_end(evaluate)),
         "Your own CT": (own_ct, section_end(own_ct)),
     }
     return {name: (a + 1, lines[a:b]) for name, (a, b) in parts.items()}
@@ -336,13 +350,20 @@ def test_the_readme_parts_run_in_order(tmp_path, shared_data):
             )
 
 
-def test_each_part_has_blocks_and_the_three_ways_are_there():
+def test_each_part_has_blocks_and_every_way_is_there():
     blocks = fenced_blocks((ROOT / "README.md").read_text())
     runnable = {b.part for b in blocks if b.lang in ("sh", "bash", "console", "python")}
-    assert runnable == {"A worked example", "Your own model", "Your own CT"}
-    own = "\n".join(b.text for b in blocks if b.part == "Your own model")
-    assert re.search(r"--model [\w.]+:\w+", own), "no module:factory model in 'Your own model'"
-    assert "torchscript" in own and "adapter: command" in own, "a way is missing"
+    assert runnable == {"A worked example", "Evaluate your model", "Your own CT"}
+    own = "\n".join(b.text for b in blocks if b.part == "Evaluate your model")
+    assert re.search(r"--model [\w.]+:\w+", own), "no module:factory model"
+    for way in ("torchscript", "adapter: command", "adapter: monai-bundle", "adapter: nnunet"):
+        assert way in own, f"'Evaluate your model' does not show the {way} way"
+    # each way ends in a report
+    reports = re.findall(r"robustbench-liver report (\S+)", own)
+    runs = re.findall(r"--out (\S+)", own)
+    assert runs and set(runs) <= set(reports), (runs, reports)
+    ct = "\n".join(b.text for b in blocks if b.part == "Your own CT")
+    assert "liver_from:" in ct, "'Your own CT' does not show a liver mask from a model"
 
 
 README_SAMPLE = """\
@@ -353,9 +374,9 @@ pip install robustbench-liver
 robustbench-liver run a.yaml --out runs/intensity --workers 2   # note
 ```
 
-## Models
+## Evaluate your model
 
-**Your own model.** Prose.
+Prose.
 
 ```python
 # save as mymodels/x.py
@@ -368,7 +389,7 @@ $ robustbench-liver run q.yaml \\
 output line
 ```
 
-**Training data and leakage.**
+## Metrics
 
 ```sh
 not in a part
@@ -386,8 +407,8 @@ def test_blocks_saves_installs_and_console_prompts_are_told_apart():
     blocks = fenced_blocks(README_SAMPLE)
     assert [(b.part, b.line, b.lang) for b in blocks] == [
         ("A worked example", 3, "sh"),
-        ("Your own model", 12, "python"),
-        ("Your own model", 17, "console"),
+        ("Evaluate your model", 12, "python"),
+        ("Evaluate your model", 17, "console"),
         ("Your own CT", 31, "yaml"),
     ]
     assert blocks[1].save_as == "mymodels/x.py" and blocks[0].save_as is None
@@ -400,7 +421,7 @@ def test_blocks_saves_installs_and_console_prompts_are_told_apart():
 
 def test_a_substitution_the_readme_no_longer_matches_fails():
     blocks = fenced_blocks(README_SAMPLE.replace("--workers 2   # note", "--workers 4"))
-    assert "--limit 1" in substituted(blocks, SUBSTITUTIONS[2:])[2].text
+    assert "--limit 1" in substituted(blocks, SUBSTITUTIONS[2:3])[2].text
     with pytest.raises(pytest.fail.Exception, match="occurs 0 times in 'A worked example'"):
         substituted(blocks, SUBSTITUTIONS[:1])
 

@@ -24,7 +24,7 @@ from robustbench_liver.runs.summary import scores
 
 def test_board_holds_scores_profiles_hashes_cards_and_digests(run_folder):
     doc = build_leaderboard([run_folder])
-    assert doc["schema"] == "robustbench-liver/leaderboard" and doc["schema_version"] == 2
+    assert doc["schema"] == "robustbench-liver/leaderboard" and doc["schema_version"] == 3
     (board,) = doc["boards"]
     assert board["scenario"] == "handmade" and len(board["hash"]) == 64
     assert board["metric_profiles"]["nsd"] == "nsd@2mm/surfel"

@@ -5,6 +5,7 @@ outlives it or the process that started it."""
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -129,6 +130,7 @@ def test_a_model_loads_once_and_answers(models):
         needs_liver=True,
         trained_on_scans=("ab" * 32,),
         batch=False,
+        runtime={"python": platform.python_version()},  # no framework loaded
     )
     sent = image(0)
     answer = process.predict(sent, (1.0, 1.0, 2.0), LIVER, timeout_s=30)
@@ -233,3 +235,18 @@ def test_a_model_process_dies_with_the_process_that_started_it(models):
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_the_runtime_is_the_model_process_own(monkeypatch):
+    """The versions recorded are those loaded where the model runs, plus what the model says
+    of a tool it runs elsewhere; not the suite's."""
+    from types import SimpleNamespace
+
+    from robustbench_liver.runs.child import runtime
+
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(__version__="9.9.9"))
+    monkeypatch.delitem(sys.modules, "monai", raising=False)
+    model = SimpleNamespace(runtime={"nnunetv2": "2.8.1 (in its own env)"})
+    found = runtime(model)
+    assert found["torch"] == "9.9.9" and "monai" not in found
+    assert found["nnunetv2"] == "2.8.1 (in its own env)"

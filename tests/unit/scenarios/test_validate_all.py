@@ -161,7 +161,7 @@ def test_parameters_cover_every_path_from_one_source():
     regions = next(r for r in rows if r.path == "tumors.regions")
     assert "right-superior" in regions.allowed and "left" in regions.allowed
     delta = next(r for r in rows if r.path == "tumors.delta_hu")
-    assert (delta.type, delta.unit, delta.default) == ("[low, high] float", "HU", "[-69.0, -18.0]")
+    assert (delta.type, delta.unit, delta.default) == ("[low, high] float", "HU", "[-45.0, -12.0]")
     level = next(r for r in rows if r.path == "tumors.level")
     assert level.allowed == "tiny, small, medium, large, mix"
 

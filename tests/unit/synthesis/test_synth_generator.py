@@ -91,15 +91,18 @@ def test_measured_radius_is_in_the_level_range(scan_name, level, request):
 @pytest.mark.parametrize("scan_name", SCANS)
 def test_measured_hu_change_matches_the_request(scan_name, request):
     """Exact (<= 0.5 HU) for a lone tumor: the blend level is calibrated for the soft edge,
-    the texture and grain means and the capsule. Neighbours' mass effect may move a tumor's
-    voxels later, so with several tumors allow 5 HU."""
+    the texture and grain means, a necrotic core and the capsule. Neighbours' mass effect
+    may move a tumor's voxels later, so with several tumors allow 5 HU. (Calcifications
+    come on top of the tissue that delta describes: off here.)"""
     scan = request.getfixturevalue(scan_name)
     for seed in SEEDS:
         for delta in ((-60.0, -20.0), (-5.0, 5.0), (20.0, 50.0)):  # hypo, iso, hyper
-            (r,) = synthesize(scan, one("medium", delta_hu=delta), seed).tumors
+            cfg = one("medium", delta_hu=delta, calcification_chance=0.0, necrosis_chance=0.5)
+            (r,) = synthesize(scan, cfg, seed).tumors
             assert abs(r.mean_hu_change - r.delta_hu) <= 0.5
             assert delta[0] <= r.delta_hu <= delta[1]
-        for r in synthesize(scan, TumorConfig.level("small", **APART), seed).tumors:
+        small = TumorConfig.level("small", calcification_chance=0.0, **APART)
+        for r in synthesize(scan, small, seed).tumors:
             assert abs(r.mean_hu_change - r.delta_hu) <= 5.0
 
 
@@ -186,8 +189,10 @@ def test_step_switches_zero_their_parameters(small_scan):
 
 
 def test_mass_effect_leaves_the_tumor_size_alone(phantom_scan):
+    # 95 % of the ellipsoid inside the liver (spreading may let a large tumor reach out to
+    # 85 %, where the pushed surface lets more of it in: that is the liver, not the warp)
     for seed in SEEDS:
-        (r,) = sample(phantom_scan, one("medium"), seed)
+        (r,) = sample(phantom_scan, one("medium", spread_share=0.0), seed)
         pushed = apply(phantom_scan, [dataclasses.replace(r, mass_effect=100.0)])
         still = apply(phantom_scan, [dataclasses.replace(r, mass_effect=0.0)])
         # the same, except where the tumor meets the liver surface: the warp pushes the
