@@ -4,37 +4,14 @@ clearly other settings always can (AUC near 1)."""
 
 from __future__ import annotations
 
-import warnings
-
-import numpy as np
 import pytest
 
-from robustbench_liver.fidelity import TumorModel, run_study, scan_frame
-from robustbench_liver.sources.phantom import make_phantom
-from robustbench_liver.synthesis import SizeClass, TumorConfig, synthesize
-from robustbench_liver.types import Scan
+from robustbench_liver.fidelity import TumorModel, run_study
+from robustbench_liver.synthesis import SizeClass, TumorConfig
+
+from .conftest import fake_real_set
 
 MODEL = TumorConfig(sizes=(SizeClass("m", (10, 16), (3, 3), (2, 4)),), delta_hu=(-60.0, -60.0))
-
-
-def fake_real_set(config: TumorConfig, scans: int = 4, seed: int = 100):
-    """Phantom patients with tumors of `config` taken as the 'real' tumors."""
-    frames = []
-    for i in range(scans):
-        base = make_phantom(i, shape=(128, 112, 48), spacing=(3.0, 3.0, 5.0))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            case = synthesize(base, config, np.random.default_rng(seed + i))
-        scan = Scan(
-            image=case.image,
-            spacing=base.spacing,
-            liver=case.label == 1,
-            affine=base.affine,
-            id=f"fake-real-{i}",
-            vessels=base.vessels,
-        )
-        frames.append(scan_frame(scan, case.label == 2))
-    return frames
 
 
 @pytest.fixture(scope="module")
