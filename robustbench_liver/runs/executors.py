@@ -91,20 +91,37 @@ def run_dask(units: list[Unit], workers: int, address: str | None) -> Results:
         with Client(address or cluster) as client:
             if cluster is not None:  # workers on this machine find models where we do,
                 client.run(start_worker, os.getcwd(), None)  # and die with their parent
-            futures = client.map(run_unit, units, pure=False)
-            unit_of = {future.key: unit for future, unit in zip(futures, units, strict=True)}
+            groups = by_scan(units)
+            futures = client.map(run_units, groups, pure=False)
+            group_of = {future.key: group for future, group in zip(futures, groups, strict=True)}
             for future in dask_completed(futures):
                 try:
                     result = future.result()
                 except Exception as err:  # a lost worker (KilledWorker) or the like
                     text = f"the unit failed on its Dask worker: {describe(err)}"
-                    result = unit_failed(unit_of[future.key], BENCH_ERROR, text)
+                    group = group_of[future.key]
+                    result = [row for unit in group for row in unit_failed(unit, BENCH_ERROR, text)]
                 yield result
     except OSError as err:
         raise RobustBenchError(f"cannot reach the Dask scheduler at {address}: {err}") from None
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def by_scan(units: list[Unit]) -> list[list[Unit]]:
+    """Units in groups that share their base scans (in first-seen order): one Dask task per
+    group, so a worker builds each scan it gets once and no two workers build the same."""
+    groups: dict[tuple[str, ...], list[Unit]] = {}
+    for unit in units:
+        key = tuple(sorted({case.scan.id for case in unit.cases}))
+        groups.setdefault(key, []).append(unit)
+    return list(groups.values())
+
+
+def run_units(units: list[Unit]) -> list[dict[str, Any]]:
+    """A group of units, one after another, on one worker (never raises: see run_unit)."""
+    return [row for unit in units for row in run_unit(unit)]
 
 
 def executor(kind: str, workers: int, address: str | None) -> Callable[[list[Unit]], Results]:

@@ -127,3 +127,16 @@ def test_an_interrupted_run_writes_no_row_for_the_pairs_in_flight(scenario, tmp_
     assert run_.returncode != 0, err
     cases, _ = RunStore(tmp_path / "r").collect()
     assert len(cases) == 0, cases[["case_id", "status", "error"]]
+
+
+def test_dask_tasks_group_the_units_of_a_scan():
+    """One task per set of base scans: a Dask worker builds each scan it gets once, and two
+    workers never build the same one."""
+    from types import SimpleNamespace
+
+    def unit(*scans):
+        return SimpleNamespace(cases=[SimpleNamespace(scan=SimpleNamespace(id=s)) for s in scans])
+
+    units = [unit("a"), unit("b"), unit("a"), unit("c"), unit("b", "a"), unit("b")]
+    groups = executors.by_scan(units)
+    assert groups == [[units[0], units[2]], [units[1], units[5]], [units[3]], [units[4]]]
