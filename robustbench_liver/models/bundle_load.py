@@ -3,7 +3,6 @@ ConfigParser, the weights found, verified and loaded (see models.bundle for the 
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +17,7 @@ from robustbench_liver.models.bundle_config import (
     read_config_file,
     target_path,
 )
-from robustbench_liver.models.checksum import sha256_of
+from robustbench_liver.models.checksum import file_digest, sha256_of
 
 WEIGHT_NAMES = ("models/model.pt", "models/model.ts")
 LISTINGS = ("large_files.yml", "large_files.yaml", "large_files.json")
@@ -204,21 +203,13 @@ def checked_digest(bundle: Path, weights: Path) -> str:
             kind = str(entry.get("hash_type") or "md5").lower()
             if kind not in ("md5", "sha1", "sha256", "sha512"):
                 continue
-            actual = _hash(weights, kind)
+            actual = file_digest(weights, kind)
             if actual != str(entry["hash_val"]).lower():
                 raise ModelError(
                     f"bundle {bundle}: {weights.name} has {kind} {actual}, {listing} expects "
                     f"{entry['hash_val']}: the file is not the one the bundle lists"
                 )
     return digest
-
-
-def _hash(path: Path, kind: str) -> str:
-    h = hashlib.new(kind)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 __all__ = ["WEIGHT_NAMES", "build_parts", "checked_digest", "find_weights"]

@@ -8,13 +8,18 @@ from pathlib import Path
 from robustbench_liver.errors import ModelError
 
 
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
+def file_digest(path: str | Path, kind: str = "sha256") -> str:
+    """Hex digest of a file's bytes (`kind`: a hashlib name, e.g. md5 for a bundle's list)."""
+    h = hashlib.new(kind)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    return file_digest(path)
 
 
 def verify_weights(path: str | Path, expected: str | None, model: str) -> Path:

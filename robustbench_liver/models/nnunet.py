@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ from robustbench_liver.models.nnunet_load import (
     same_training,
     takes_liver_mask,
 )
-from robustbench_liver.models.protocol import BatchItem, ModelCard, SegmentationModel, check_input
+from robustbench_liver.models.protocol import ModelCard, SegmentationModel, check_input
 from robustbench_liver.models.spec import Args, card_of
 
 _NOT_APPLYING = ("hu_window", "normalize")
@@ -65,7 +65,9 @@ UNFILLED = ("version", "license", "citation")
 
 
 class NnUNetModel(SegmentationModel):
-    """An nnU-Net v2 trained-model folder as a model (see the module docstring)."""
+    """An nnU-Net v2 trained-model folder as a model (see the module docstring). A batch goes
+    case by case through the one loaded predictor (SegmentationModel.predict_batch): nnU-Net's
+    multi-case API spawns worker pools, and the runner already gives the model a process."""
 
     def __init__(
         self,
@@ -161,18 +163,6 @@ class NnUNetModel(SegmentationModel):
         if self.card.min_tumor_mm3 > 0:
             labels = drop_small_tumors(labels, sp, self.card.min_tumor_mm3)
         return labels
-
-    def predict_batch(self, items: Iterable[BatchItem]) -> dict[str, np.ndarray | Exception]:
-        """Every case through the one loaded predictor, in turn; one case's failure is its
-        own. (nnU-Net's multi-case API spawns worker pools; the runner already gives the
-        model a process of its own.)"""
-        results: dict[str, np.ndarray | Exception] = {}
-        for item in items:
-            try:
-                results[item.case_id] = self.predict(item.image_hu, item.spacing, item.liver)
-            except Exception as err:  # one case's failure must not end the batch
-                results[item.case_id] = err
-        return results
 
 
 def from_spec(data: Mapping[str, Any], path: Path) -> NnUNetModel:

@@ -18,7 +18,6 @@ No vessel mask comes from the model: synthesis then finds vessels in the image i
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import re
 import warnings
@@ -163,6 +162,7 @@ def _model(reference: str) -> tuple[Any, dict[str, Any]]:
     sha256, and for a spec file the file's own sha256 (not only the card says what the tool
     outputs: an edited argv or remap must not reuse the old masks)."""
     # the model machinery, imported only when a source asks for a model's liver
+    from robustbench_liver.models.checksum import sha256_of
     from robustbench_liver.models.registry import get_model
 
     model = get_model(reference)
@@ -180,7 +180,7 @@ def _model(reference: str) -> tuple[Any, dict[str, Any]]:
         )
     who = {"name": card.name, "version": card.version, "sha256": card.sha256}
     if Path(reference).is_file():  # a spec: its argv, remap or env change the output too
-        who["spec_sha256"] = hashlib.sha256(Path(reference).read_bytes()).hexdigest()
+        who["spec_sha256"] = sha256_of(reference)
     return model, who
 
 
