@@ -56,6 +56,9 @@ class InferenceSettings:
     crop_margin_mm: float = 20.0
     min_tumor_mm3: float = 0.0
     """Label outputs: tumor components (26-connected) smaller than this become liver (1)."""
+    tumors_in_liver: bool = False
+    """Label outputs: tumor components outside the largest liver-and-tumor component
+    become background (a liver tumor lies in the liver)."""
 
     def __post_init__(self) -> None:
         if self.hu_window is not None:
@@ -277,6 +280,23 @@ def drop_small_tumors(labels: np.ndarray, spacing: Sequence[float], min_mm3: flo
     return labels
 
 
+def keep_tumors_in_liver(labels: np.ndarray) -> np.ndarray:
+    """Tumor voxels outside the largest 26-connected component of liver and tumor become
+    background; an empty prediction stays as it is."""
+    from scipy import ndimage
+
+    components, n = ndimage.label(labels > 0, structure=np.ones((3, 3, 3), dtype=bool))
+    if n <= 1:
+        return labels
+    largest = int(np.argmax(np.bincount(components.ravel())[1:])) + 1
+    stray = (labels == 2) & (components != largest)
+    if not stray.any():
+        return labels
+    labels = labels.copy()
+    labels[stray] = 0
+    return labels
+
+
 def segment(
     predictor: Predictor,
     image_hu: np.ndarray,
@@ -297,6 +317,8 @@ def segment(
     result = to_output(logits, crop.shape, settings)
     if settings.output == "labels" and settings.min_tumor_mm3 > 0:
         result = drop_small_tumors(result, spacing, settings.min_tumor_mm3)
+    if settings.output == "labels" and settings.tumors_in_liver:
+        result = keep_tumors_in_liver(result)
     if box is None:
         return result
     full = np.zeros(image.shape, dtype=result.dtype)
@@ -310,6 +332,7 @@ __all__ = [
     "InferenceSettings",
     "choose_device",
     "drop_small_tumors",
+    "keep_tumors_in_liver",
     "liver_box",
     "model_grid_shape",
     "normalize_hu",

@@ -47,6 +47,9 @@ class ModelCard:
     """Sliding-window overlap, Gaussian blending (network adapters)."""
     min_tumor_mm3: float = 0.0
     """Post-processing of label outputs: smaller tumor components become liver (0 = off)."""
+    tumors_in_liver: bool = False
+    """Post-processing of label outputs: tumor components outside the largest
+    liver-and-tumor component become background (network adapters)."""
     weights: str | None = None
     """Path of the weights file (network adapters)."""
     sha256: str | None = None
@@ -86,6 +89,8 @@ class ModelCard:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ModelError(f"{where}: {name} must be a number, got {value!r}")
+        if not isinstance(self.tumors_in_liver, bool):
+            raise ModelError(f"{where}: tumors_in_liver must be true or false")
         try:
             self.inference_settings()
         except ModelError as err:
@@ -100,6 +105,7 @@ class ModelCard:
             roi_size=self.roi_size,
             overlap=float(self.overlap),
             min_tumor_mm3=float(self.min_tumor_mm3),
+            tumors_in_liver=bool(self.tumors_in_liver),
             classes=self.classes,
             output=self.output,  # type: ignore[arg-type]
         )

@@ -3,32 +3,24 @@ writes its own results, so every executor gives the same tables; models run in p
 their own under each (runs.isolate), so a model's misbehaviour gives the same rows under
 each, and a unit never raises.
 
-Local workers are threads, not processes: the work that is heavy (a model's prediction)
-already runs in the models' processes, and threads start nothing, import nothing and load
-each base scan once. A Dask worker lost under a unit makes its pairs failed rows."""
+Workers on this machine (local, or a Dask LocalCluster) are threads, not processes: the work
+that is heavy (a model's prediction) already runs in the models' processes, and threads
+start nothing, import nothing and load each base scan once. A Dask worker lost under a unit
+makes its pairs failed rows."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from robustbench_liver.errors import RobustBenchError
-from robustbench_liver.runs.lifeline import die_with_parent
-from robustbench_liver.runs.loading import add_cwd_to_path, describe
+from robustbench_liver.runs.loading import describe
 from robustbench_liver.runs.roster import shutdown_all, spare, take_slot
 from robustbench_liver.runs.work import BENCH_ERROR, STOPPING, Unit, run_unit, unit_failed
 
 Results = Iterator[list[dict[str, Any]]]
-
-
-def start_worker(folder: str, parent: int | None) -> None:
-    """In a Dask worker on this machine: find 'module:factory' models where the runner does
-    (its working folder on sys.path), and die with the runner."""
-    add_cwd_to_path(folder)
-    die_with_parent(parent)
 
 
 def run_inline(units: list[Unit]) -> Results:
@@ -47,15 +39,9 @@ def run_threads(units: list[Unit], workers: int) -> Results:
     if workers <= 1:
         yield from run_inline(units)
         return
-    slots = [threading.get_ident(), *(spare(n) for n in range(workers - 1, 0, -1))]
-    lock = threading.Lock()
-
-    def claim() -> None:  # each pool thread takes the next slot's processes
-        with lock:
-            take_slot(slots.pop(0) if slots else threading.get_ident())
-
+    slots = SlotPool(workers)
     STOPPING.clear()
-    pool = ThreadPoolExecutor(workers, "robustbench-liver-worker", initializer=claim)
+    pool = ThreadPoolExecutor(workers, "robustbench-liver-worker", initializer=slots.claim)
     finished = False
     try:
         futures = [pool.submit(run_unit, unit) for unit in units]
@@ -70,10 +56,37 @@ def run_threads(units: list[Unit], workers: int) -> Results:
         pool.shutdown(wait=True)
 
 
+class SlotPool:
+    """The model processes `roster.preload` started for a run's workers: the runner
+    thread's own and its spares, given out one per worker thread on its first unit."""
+
+    def __init__(self, workers: int):
+        self._free = [threading.get_ident(), *(spare(n) for n in range(workers - 1, 0, -1))]
+        self._owners: set[int] = set()
+        self._lock = threading.Lock()
+
+    def claim(self) -> None:
+        """Give this thread the next free slot (once); with none left it starts its own."""
+        me = threading.get_ident()
+        with self._lock:
+            if me in self._owners:
+                return
+            self._owners.add(me)
+            take_slot(self._free.pop(0) if self._free else me)
+
+
+_POOLS: dict[int, SlotPool] = {}
+"""The slot pools of in-process Dask runs, by id (a task names its pool, not the pool)."""
+
+
 def run_dask(units: list[Unit], workers: int, address: str | None) -> Results:
-    """Dask distributed: a LocalCluster of `workers` single-threaded processes, or the
-    scheduler at `address` (tcp://host:port) of a real cluster. A unit whose worker is
-    lost (Dask retries it elsewhere first) becomes failed rows."""
+    """Dask distributed: the scheduler at `address` (tcp://host:port) of a real cluster, or
+    without one a LocalCluster of `workers` single-threaded workers in this process. As with
+    local threads, the heavy work (a model's prediction) runs in model processes, so workers
+    on this machine need no processes of their own: they take the model processes the
+    runner has checked and share its base scans (worker processes would import the suite
+    and load every model again, which cost more than they gave: issue 17). A unit whose
+    worker is lost (Dask retries it elsewhere first) becomes failed rows."""
     try:
         from distributed import Client, LocalCluster
         from distributed import as_completed as dask_completed
@@ -81,32 +94,66 @@ def run_dask(units: list[Unit], workers: int, address: str | None) -> Results:
         raise RobustBenchError(
             "the Dask executor needs dask.distributed: pip install 'robustbench-liver[dask]'"
         ) from None
-    shutdown_all()  # the models' processes of the check: each worker starts its own
-    cluster = None
+    cluster, pool = None, None
     if address is None:
         cluster = LocalCluster(
-            n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=max(1, workers),
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
         )
+        pool = id(slots := SlotPool(workers))
+        _POOLS[pool] = slots
+    else:
+        shutdown_all()  # the models' processes of the check: each worker starts its own
+    STOPPING.clear()
+    finished = False
     try:
         with Client(address or cluster) as client:
-            if cluster is not None:  # workers on this machine find models where we do,
-                client.run(start_worker, os.getcwd(), None)  # and die with their parent
-            groups = by_scan(units)
-            futures = client.map(run_units, groups, pure=False)
-            group_of = {future.key: group for future, group in zip(futures, groups, strict=True)}
-            for future in dask_completed(futures):
-                try:
-                    result = future.result()
-                except Exception as err:  # a lost worker (KilledWorker) or the like
-                    text = f"the unit failed on its Dask worker: {describe(err)}"
-                    group = group_of[future.key]
-                    result = [row for unit in group for row in unit_failed(unit, BENCH_ERROR, text)]
-                yield result
+            try:
+                yield from _collect(client, units, pool, dask_completed)
+                finished = True
+            finally:
+                if address is not None:  # a cluster outlives the run: its workers must not
+                    _end_worker_models(client)  # keep models whose files may change
     except OSError as err:
         raise RobustBenchError(f"cannot reach the Dask scheduler at {address}: {err}") from None
     finally:
+        if not finished:
+            STOPPING.set()
         if cluster is not None:
             cluster.close()
+            _POOLS.pop(pool or 0, None)
+            shutdown_all()
+
+
+def _collect(client: Any, units: list[Unit], pool: int | None, completed: Any) -> Results:
+    """Submit the units and yield each task's rows as it finishes. Workers in this process
+    share its base scans, so each unit is a task of its own (the finest balance); workers
+    elsewhere get one task per base scan, so that no two of them build the same scan."""
+    groups = [[unit] for unit in units] if pool is not None else by_scan(units)
+    futures = client.map(run_units, groups, pool=pool, pure=False)
+    group_of = {future.key: group for future, group in zip(futures, groups, strict=True)}
+    for future in completed(futures):
+        try:
+            result = future.result()
+        except Exception as err:  # a lost worker (KilledWorker) or the like
+            text = f"the unit failed on its Dask worker: {describe(err)}"
+            group = group_of[future.key]
+            result = [row for unit in group for row in unit_failed(unit, BENCH_ERROR, text)]
+        yield result
+
+
+def _end_worker_models(client: Any) -> None:
+    """End the model processes every worker of the cluster started for this run."""
+    try:
+        client.run(shutdown_all)
+    except Exception as err:  # a worker already gone: nothing of it to end
+        import warnings
+
+        warnings.warn(
+            f"could not end the Dask workers' model processes: {describe(err)}", stacklevel=3
+        )
 
 
 def by_scan(units: list[Unit]) -> list[list[Unit]]:
@@ -119,8 +166,11 @@ def by_scan(units: list[Unit]) -> list[list[Unit]]:
     return list(groups.values())
 
 
-def run_units(units: list[Unit]) -> list[dict[str, Any]]:
-    """A group of units, one after another, on one worker (never raises: see run_unit)."""
+def run_units(units: list[Unit], pool: int | None = None) -> list[dict[str, Any]]:
+    """A group of units, one after another, on one worker (never raises: see run_unit);
+    `pool`: the in-process run's slot pool, from which this worker thread takes its models."""
+    if pool is not None:
+        _POOLS[pool].claim()
     return [row for unit in units for row in run_unit(unit)]
 
 

@@ -125,7 +125,8 @@ def run(
     models = list(dict.fromkeys(models))  # the same --model twice is one model
     # each in its own process, side by side (and one more of each per extra worker thread);
     # one error names every bad one
-    infos = preload(models, spares=options.workers - 1 if options.executor == "local" else 0)
+    here = options.executor == "local" or options.dask_address is None  # workers are threads
+    infos = preload(models, spares=options.workers - 1 if here else 0)
     names = _check_models(models)  # before any synthesis: a model that is none ends the run
     store = RunStore(out)
     plans = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import ndimage
@@ -198,7 +198,11 @@ def get_context(scan: Scan, vessel_source: str, sigma_mm: float, margin_hu: floa
     key = (source, float(sigma_mm), float(margin_hu))
     per_scan = _CACHE.setdefault(scan, {})
     if key not in per_scan:
-        per_scan[key] = build_context(scan, source, sigma_mm, margin_hu)
+        ctx = build_context(scan, source, sigma_mm, margin_hu)
+        # the cached context must not hold its own key: a strong reference would keep every
+        # scan (and its context) alive for good, e.g. each augmented copy of a training scan
+        ctx.scan = cast(Scan, weakref.proxy(scan))
+        per_scan[key] = ctx
     return per_scan[key]
 
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
+from robustbench_liver.errors import SynthesisError
 from robustbench_liver.synthesis import capsule, edge, mass_effect, realism, shape, texture
 from robustbench_liver.types import TumorRecord
 
@@ -279,4 +280,11 @@ def _calibrated_level(
         rest += np.mean(w * dark[inside])
     if band is not None:
         rest += record.capsule_hu * np.mean(band[inside])
-    return float((target - rest) / np.mean(w))
+    visible = float(np.mean(w))
+    if not visible > 1e-6:  # e.g. a tumor cut by the field of view down to its faint rim
+        raise SynthesisError(
+            f"tumor {record.index} (centre voxel {record.center_vox}) shows no tumor tissue "
+            f"inside its label within the scan ({int(inside.sum())} label voxels, none "
+            "above the edge's floor): it lies almost wholly beyond the field of view"
+        )
+    return float((target - rest) / visible)

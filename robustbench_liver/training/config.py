@@ -19,6 +19,7 @@ import yaml
 
 from robustbench_liver.errors import DataError, ModelError, did_you_mean
 from robustbench_liver.synthesis import LEVELS, TumorConfig, TumorConfigError
+from robustbench_liver.training.phase import NON_CONTRAST_HU
 
 DEFAULT_NETWORK_ARGS: dict[str, Any] = {
     "spatial_dims": 3,
@@ -33,6 +34,10 @@ DEFAULT_NETWORK_ARGS: dict[str, Any] = {
 _LATER_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("data", "phantom_options", {}),
     ("model", "min_tumor_mm3", 0.0),
+    ("model", "tumors_in_liver", False),
+    ("data", "phase_share", 0.0),
+    ("data", "phase_degree", [0.0, 1.0]),
+    ("data", "non_contrast_hu", {k: list(v) for k, v in NON_CONTRAST_HU.items()}),
 )
 """Fields added after the first release, left out of the digest while at their default."""
 
@@ -52,6 +57,10 @@ class RealScan:
     liver_label: int | None = None
     """None: recognised from the label map's values, said aloud (io.scan)."""
     vessel_labels: tuple[int, ...] = ()
+    tissue_labels: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    """Label values per tissue for the contrast-phase augmentation (`phase.NON_CONTRAST_HU`
+    names them; TotalSegmentator's are `phase.TOTALSEG_TISSUES`); empty: the liver from
+    `liver_label` and blood from `vessel_labels`."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,9 @@ class ModelSection:
     """Sliding-window overlap written into the card (inference)."""
     min_tumor_mm3: float = 0.0
     """Post-processing written into the card (inference): smaller tumor components -> liver."""
+    tumors_in_liver: bool = False
+    """Post-processing written into the card (inference): tumor components outside the
+    largest liver-and-tumor component -> background."""
     license: str = "Apache-2.0"
     citation: str = (
         "Hu et al., Label-Free Liver Tumor Segmentation, CVPR 2023 (training recipe); "
@@ -109,6 +121,15 @@ class DataSection:
     """Augmentation: HU multiplied by U(low, high) before the window."""
     hu_shift: tuple[float, float] = (-10.0, 10.0)
     """Augmentation: HU shifted by U(low, high)."""
+    phase_share: float = 0.0
+    """Augmentation: share of cases moved toward non-contrast CT (`phase`), before tumors
+    are synthesized."""
+    phase_degree: tuple[float, float] = (0.0, 1.0)
+    """How far such a case moves: U(low, high), 0 = as scanned, 1 = fully non-contrast."""
+    non_contrast_hu: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: dict(NON_CONTRAST_HU)
+    )
+    """Unenhanced HU range per tissue (liver, blood, spleen, kidney, pancreas)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,9 @@ class TrainConfig:
         count is left out: it changes the speed, not the run."""
         data = self.to_dict()
         data.pop("threads")
+        for scan in data["data"]["real_scans"]:
+            if not scan["tissue_labels"]:  # added later; old runs keep resuming
+                scan.pop("tissue_labels")
         for section, name, default in _LATER_FIELDS:  # old runs keep resuming
             if data[section].get(name) == default:
                 data[section].pop(name)
@@ -174,8 +198,11 @@ def config_from_dict(data: Any, where: str = "training config") -> TrainConfig:
     try:
         real = tuple(
             RealScan(
-                **_tuples(
-                    _section(r, RealScan, where, f"data.real_scans[{i}]."), ("vessel_labels",)
+                **_tissues(
+                    _tuples(
+                        _section(r, RealScan, where, f"data.real_scans[{i}]."), ("vessel_labels",)
+                    ),
+                    "tissue_labels",
                 )
             )
             for i, r in enumerate(dat.pop("real_scans", []) or [])
@@ -185,7 +212,12 @@ def config_from_dict(data: Any, where: str = "training config") -> TrainConfig:
             model=ModelSection(**_tuples(model, ("spacing_mm", "hu_window", "roi_size"))),
             data=DataSection(
                 real_scans=real,
-                **_tuples(dat, ("phantom_seeds", "patch_size", "hu_scale", "hu_shift")),
+                **_tissues(
+                    _tuples(
+                        dat, ("phantom_seeds", "patch_size", "hu_scale", "hu_shift", "phase_degree")
+                    ),
+                    "non_contrast_hu",
+                ),
             ),
         )
     except TypeError as err:
@@ -208,6 +240,14 @@ def _tuples(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return {k: tuple(v) if k in names and isinstance(v, list) else v for k, v in data.items()}
 
 
+def _tissues(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """Lists under the mapping `name` become tuples (tissue -> values)."""
+    value = data.get(name)
+    if isinstance(value, Mapping):
+        data[name] = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+    return data
+
+
 def _validate(cfg: TrainConfig, where: str) -> None:
     def fail(name: str, message: str) -> None:
         raise ConfigError(f"{where}: {name}: {message}")
@@ -226,6 +266,8 @@ def _validate(cfg: TrainConfig, where: str) -> None:
     number("weight_decay", cfg.weight_decay, 0.0, 1.0)
     number("model.overlap", cfg.model.overlap, 0.0, 0.99)
     number("model.min_tumor_mm3", cfg.model.min_tumor_mm3, 0.0, 1e7)
+    if not isinstance(cfg.model.tumors_in_liver, bool):
+        fail("model.tumors_in_liver", f"must be true or false, got {cfg.model.tumors_in_liver!r}")
     if cfg.threads is not None and (not isinstance(cfg.threads, int) or cfg.threads < 1):
         fail("threads", f"must be a positive integer or null, got {cfg.threads!r}")
     m, d = cfg.model, cfg.data
@@ -257,10 +299,14 @@ def _validate(cfg: TrainConfig, where: str) -> None:
             fail("data.patch_centres", did_you_mean(name, ("tumor", "liver", "any"), "centre"))
     if len(d.patch_size) != 3 or any(not isinstance(p, int) or p < 8 for p in d.patch_size):
         fail("data.patch_size", f"must be 3 integers >= 8, got {d.patch_size}")
-    for name in ("hu_scale", "hu_shift"):
+    for name in ("hu_scale", "hu_shift", "phase_degree"):
         lo, hi = getattr(d, name)
         if not lo <= hi:
             fail(f"data.{name}", f"low above high: {getattr(d, name)}")
+    number("data.phase_share", d.phase_share, 0.0, 1.0)
+    for bound in d.phase_degree:
+        number("data.phase_degree", bound, 0.0, 1.0)
+    _validate_tissues(d, fail)
     try:
         from robustbench_liver.sources.phantom import PhantomOptions
 
@@ -272,6 +318,29 @@ def _validate(cfg: TrainConfig, where: str) -> None:
             cfg.tumor_config(level)
     except (TumorConfigError, TypeError) as err:
         fail("data.tumor_overrides", str(err))
+
+
+def _validate_tissues(d: DataSection, fail: Any) -> None:
+    names = tuple(NON_CONTRAST_HU)
+    if not isinstance(d.non_contrast_hu, Mapping):
+        fail("data.non_contrast_hu", "must map tissues to [low, high] HU")
+    for tissue, bounds in d.non_contrast_hu.items():
+        if tissue not in names:
+            fail("data.non_contrast_hu", did_you_mean(str(tissue), names, "tissue"))
+        ok = isinstance(bounds, tuple) and len(bounds) == 2
+        if not ok or not all(isinstance(b, int | float) for b in bounds) or bounds[0] > bounds[1]:
+            fail(f"data.non_contrast_hu.{tissue}", f"must be [low, high] HU, got {bounds!r}")
+    for i, scan in enumerate(d.real_scans):
+        field_ = f"data.real_scans[{i}].tissue_labels"
+        if not isinstance(scan.tissue_labels, Mapping):
+            fail(field_, "must map tissues to lists of label values")
+        for tissue, values in scan.tissue_labels.items():
+            if tissue not in names:
+                fail(field_, did_you_mean(str(tissue), names, "tissue"))
+            if not isinstance(values, tuple) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in values
+            ):
+                fail(f"{field_}.{tissue}", f"must be a list of integer labels, got {values!r}")
 
 
 __all__ = [

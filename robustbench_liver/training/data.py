@@ -6,7 +6,7 @@ so a resumed run sees exactly the data an uninterrupted run would have seen.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,13 @@ from robustbench_liver.errors import DataError, SynthesisError
 from robustbench_liver.inference import InferenceSettings, prepare_image, prepare_labels
 from robustbench_liver.synthesis import generator, synthesize
 from robustbench_liver.training.config import ConfigError, TrainConfig
+from robustbench_liver.training.phase import (
+    Tissues,
+    draw_targets,
+    phantom_tissue_labels,
+    tissue_masks,
+    toward_non_contrast,
+)
 from robustbench_liver.types import Scan
 
 _SYNTHESIS_WARNING: type[Warning] = getattr(generator, "SynthesisWarning", UserWarning)
@@ -36,6 +43,8 @@ class BaseScans:
         self.config = config
         self.data_root = None if data_root is None else Path(data_root)
         self._cache: dict[str, Scan] = {}
+        self._tissues: dict[str, Tissues] = {}
+        self.keep_tissues = config.data.phase_share > 0
         first, last = config.data.phantom_seeds
         self.phantom_seeds = list(range(first, last))
         self.real = list(config.data.real_scans)
@@ -48,12 +57,18 @@ class BaseScans:
     def phantom(self, seed: int) -> Scan:
         key = f"phantom-{seed}"
         if key not in self._cache:
-            from robustbench_liver.sources.phantom import make_phantom
+            from robustbench_liver.sources.phantom import PhantomOptions, generate_phantom
 
-            options = self.config.data.phantom_options
-            self._cache[key] = make_phantom(
-                seed, **{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-            )
+            given = self.config.data.phantom_options
+            options: dict[str, Any] = {
+                k: tuple(v) if isinstance(v, list) else v for k, v in given.items()
+            }
+            phantom = generate_phantom(seed, PhantomOptions(**options))
+            self._cache[key] = phantom.scan
+            if self.keep_tissues:
+                self._tissues[phantom.scan.id] = tissue_masks(
+                    phantom.labels, phantom_tissue_labels()
+                )
         return self._cache[key]
 
     def real_scan(self, index: int) -> Scan:
@@ -63,13 +78,30 @@ class BaseScans:
             from robustbench_liver.io import load_scan
 
             root = self.data_root or Path(".")  # __init__ refuses real scans without a root
-            self._cache[key] = load_scan(
+            scan = self._cache[key] = load_scan(
                 root / spec.image,
                 labels=root / spec.labels,
                 liver_label=spec.liver_label,
                 vessel_labels=spec.vessel_labels,
             )
+            if self.keep_tissues:
+                self._tissues[scan.id] = self._real_tissues(spec, scan, root)
         return self._cache[key]
+
+    @staticmethod
+    def _real_tissues(spec: Any, scan: Scan, root: Path) -> dict[str, np.ndarray]:
+        if not spec.tissue_labels:
+            tissues = {"liver": scan.liver}
+            if scan.vessels is not None and scan.vessels.any():
+                tissues["blood"] = scan.vessels
+            return tissues
+        from robustbench_liver.io.volume import read_volume
+
+        return tissue_masks(read_volume(root / spec.labels).array, spec.tissue_labels)
+
+    def tissues(self, scan: Scan) -> Tissues:
+        """The scan's tissue masks for the contrast-phase augmentation (after loading it)."""
+        return self._tissues.get(scan.id, {})
 
     def describe(self) -> list[str]:
         """Ids of the base scans a run may draw (for the model card)."""
@@ -111,11 +143,23 @@ def training_case(
     tumor_seed = int(rng.integers(0, 2**63))
     scale = float(rng.uniform(*d.hu_scale))
     shift = float(rng.uniform(*d.hu_shift))
+    degree = 0.0
+    if d.phase_share > 0 and float(rng.random()) < d.phase_share:  # draws after the old ones
+        degree = float(rng.uniform(*d.phase_degree))
+        targets = draw_targets(rng, d.non_contrast_hu)
+        moved = toward_non_contrast(scan.image, scans.tissues(scan), degree, targets)
+        scan = replace(scan, image=moved)
     image, label, used = _synthesize(config, scan, None if control else level, tumor_seed)
     image = image * np.float32(scale) + np.float32(shift)
     x = prepare_image(image, scan.spacing, settings)
     y = prepare_labels(label, scan.spacing, settings)
-    info = {"scan": scan.id, "level": used, "hu_scale": scale, "hu_shift": shift}
+    info = {
+        "scan": scan.id,
+        "level": used,
+        "hu_scale": scale,
+        "hu_shift": shift,
+        "non_contrast": degree,
+    }
     return TrainingCase(x, y, info)
 
 

@@ -66,6 +66,7 @@ def card_of(
         roi_size=m.roi_size,
         overlap=m.overlap,
         min_tumor_mm3=m.min_tumor_mm3,
+        tumors_in_liver=m.tumors_in_liver,
         license=m.license,
         citation=m.citation,
         trained_on=trained_on,
@@ -131,6 +132,13 @@ def train(
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(net(x), y)
+        if not torch.isfinite(loss):  # one bad case would turn every weight into NaN
+            raise ConfigError(
+                f"iteration {it + 1}: the loss is {float(loss)} on the case of scan "
+                f"{case.info['scan']} (level {case.info['level']}, image finite: "
+                f"{bool(torch.isfinite(x).all())}); the run stops before the weights take "
+                f"it in: the checkpoint in {out} is unharmed"
+            )
         loss.backward()
         optimizer.step()
         value = float(loss.detach())
@@ -172,7 +180,7 @@ def export(
     trained_on = (
         "synthetic liver tumors only (robustbench_liver.synthesis, every step on, tumor "
         f"levels weighted {levels}, {d.control_share:.0%} tumor-free cases, overrides "
-        f"{d.tumor_overrides}) on base scans: {'; '.join(base_scans)}; "
+        f"{d.tumor_overrides}{_phase_text(d)}) on base scans: {'; '.join(base_scans)}; "
         f"{config.iterations} iterations of {config.batch_size} patches of "
         f"{'x'.join(map(str, d.patch_size))} voxels at {m.spacing_mm} mm, seed {config.seed}, "
         f"{seconds / 60:.0f} min on CPU"
@@ -194,6 +202,17 @@ def export(
     text = "# Written by `robustbench-liver train`; load with get_model(<this file>).\n"
     spec_path.write_text(text + yaml.safe_dump(spec, sort_keys=False, width=100))
     return weights, spec_path, digest
+
+
+def _phase_text(d: Any) -> str:
+    if d.phase_share <= 0:
+        return ""
+    lo, hi = d.phase_degree
+    ranges = ", ".join(f"{t} {a:g}-{b:g}" for t, (a, b) in d.non_contrast_hu.items())
+    return (
+        f"; {d.phase_share:.0%} of cases moved {lo:g}-{hi:g} of the way to non-contrast CT "
+        f"({ranges} HU)"
+    )
 
 
 def _claim(out: Path, config: TrainConfig) -> None:

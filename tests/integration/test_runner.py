@@ -193,6 +193,10 @@ def test_executors_give_identical_tables(scenario_file, tmp_path):
         pd.testing.assert_frame_equal(tables["one"][1], tables[name][1])
 
 
+# a lambda travels by value (the workers cannot import this test module)
+MODEL_PROCESSES = lambda: len(__import__("robustbench_liver.runs.roster").runs.roster._PROCESSES)  # noqa: E731
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -246,6 +250,9 @@ def test_a_real_dask_scheduler_and_two_workers(scenario_file, tmp_path):
             ]
         )
         assert code == 0
+        with Client(address, timeout=60) as client:  # the cluster outlives the run; the
+            held = client.run(MODEL_PROCESSES)  # models it loaded for it do not
+        assert set(held.values()) == {0}, held
         local = run(
             [load_scenario(scenario_file)], ["fake_models:Oracle"], tmp_path / "local"
         ).cases

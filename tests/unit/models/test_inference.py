@@ -173,3 +173,19 @@ def test_the_threshold_baseline_runs_without_importing_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr or "torch was imported"
+
+
+def test_tumors_outside_the_liver_become_background():
+    from robustbench_liver.inference import keep_tumors_in_liver
+
+    labels = np.zeros((30, 30, 30), dtype=np.uint8)
+    labels[2:20, 2:20, 2:20] = 1
+    labels[8:12, 8:12, 8:12] = 2  # inside the liver
+    labels[17:22, 17:22, 17:22] = 2  # at its edge: touches the liver, stays
+    labels[25:28, 25:28, 25:28] = 2  # apart from it
+    out = keep_tumors_in_liver(labels)
+    assert (out[8:12, 8:12, 8:12] == 2).all() and (out[19:22, 19:22, 19:22] == 2).all()
+    assert not out[25:28, 25:28, 25:28].any()
+    assert labels[26, 26, 26] == 2  # the input is left alone
+    empty = np.zeros((5, 5, 5), dtype=np.uint8)
+    assert keep_tumors_in_liver(empty) is empty

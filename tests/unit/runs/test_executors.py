@@ -106,6 +106,31 @@ def test_two_threads_use_two_model_processes_and_the_checked_one_among_them(
     assert threading.get_ident() in preloaded  # a thread took the runner's checked process
 
 
+def test_a_local_dask_cluster_uses_the_checked_model_processes(scenario, tmp_path, monkeypatch):
+    """Without an address, Dask's workers are threads of the runner: they take the model
+    processes the runner checked (one per worker), start no others, and leave none behind."""
+    pytest.importorskip("distributed")
+    from robustbench_liver.runs import roster
+
+    marks = tmp_path / "marks"
+    monkeypatch.setenv("PLAIN_MARKS", str(marks))
+    monkeypatch.setenv("PLAIN_SLEEP", "0.3")
+    started = []
+    real = roster.ModelProcess.start
+
+    def watch(process):
+        started.append(process)
+        return real(process)
+
+    monkeypatch.setattr(roster.ModelProcess, "start", watch)
+    options = RunOptions(workers=2, batch=1, executor="dask")
+    summary = run([scenario], ["plain_model:make"], tmp_path / "r", options)
+    assert summary.done == 2 and not summary.failed
+    assert len(set(marks.read_text().split())) == 2  # both workers predicted
+    assert len({id(p) for p in started}) == 2  # the checked one and its spare, no more
+    assert not roster._PROCESSES  # all ended with the run
+
+
 def test_an_interrupted_run_writes_no_row_for_the_pairs_in_flight(scenario, tmp_path):
     """Ctrl-C while both threads wait for a prediction: the models' processes are ended, and
     that must not come back as 'exited' rows, which a resume would take as done."""

@@ -225,3 +225,27 @@ def test_lesion_ids_are_those_of_labelling_the_whole_volume(small_scan):
             (case.label == 2).sum() * voxel
         )
     assert merged  # some tumors did touch
+
+
+def test_the_context_cache_lets_a_dropped_scan_go():
+    """The cache is keyed weakly by the scan; its context must not hold the scan strongly,
+    or every scan synthesized into (e.g. each augmented training copy) stays in memory."""
+    import gc
+    import weakref
+
+    scan = make_small_scan()
+    synthesize(scan, TumorConfig.level("small"), np.random.default_rng(0))
+    gone = weakref.ref(scan)
+    del scan
+    gc.collect()
+    assert gone() is None
+
+
+def test_a_tumor_with_no_visible_tissue_is_an_error_not_nan():
+    """A tumor cut by the field of view down to its faint rim has no weight inside its
+    label; solving for its level divided by zero and painted NaN into the case."""
+    record = synthesize(make_small_scan(), TumorConfig.level("small"), np.random.default_rng(0))
+    f = np.full((4, 4, 4), 60.0, dtype=np.float32)
+    inside = np.ones(f.shape, dtype=bool)
+    with pytest.raises(SynthesisError, match="beyond the field of view"):
+        paint._calibrated_level(record.tumors[0], f, np.zeros_like(f), inside, None, None, None)

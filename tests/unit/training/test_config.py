@@ -46,6 +46,19 @@ def test_threads_do_not_change_the_digest(tiny_config_dict):
         ({"data": {"patch_centres": {"vessel": 1}}}, "data.patch_centres"),
         ({"data": {"phantom_options": {"shape": [2, 2, 2]}}}, "data.phantom_options"),
         ({"data": {"real_scans": [{"labels": "x/labels.nii.gz"}]}}, "RealScan.*'image'"),
+        ({"data": {"phase_share": 1.5}}, "data.phase_share"),
+        ({"data": {"phase_degree": [0.8, 0.2]}}, "data.phase_degree: low above high"),
+        ({"data": {"non_contrast_hu": {"livr": [40, 60]}}}, "Did you mean 'liver'"),
+        ({"data": {"non_contrast_hu": {"liver": [60, 40]}}}, "non_contrast_hu.liver"),
+        ({"model": {"tumors_in_liver": "yes"}}, "model.tumors_in_liver"),
+        (
+            {
+                "data": {
+                    "real_scans": [{"image": "a", "labels": "b", "tissue_labels": {"bone": [1]}}]
+                }
+            },
+            "tissue_labels.*unknown tissue|tissue_labels.*Did you mean",
+        ),
     ],
 )
 def test_bad_values_name_the_field(tiny_config_dict, change, message):
@@ -65,3 +78,22 @@ def test_unreadable_file(tmp_path):
     bad.write_text("seed: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_fields_added_later_leave_old_digests_alone(tiny_config_dict):
+    """A run started before the contrast-phase fields existed still resumes: at their
+    defaults they are not part of the digest."""
+    plain = config_from_dict(tiny_config_dict).digest
+    tiny_config_dict["data"]["real_scans"] = []
+    tiny_config_dict["data"]["phase_share"] = 0.0
+    tiny_config_dict["model"]["tumors_in_liver"] = False
+    assert config_from_dict(tiny_config_dict).digest == plain
+    tiny_config_dict["data"]["phase_share"] = 0.5
+    assert config_from_dict(tiny_config_dict).digest != plain
+
+
+def test_the_shipped_config_moves_half_the_cases_toward_non_contrast():
+    config = load_config(SHIPPED)
+    assert config.data.phase_share == 0.5 and config.model.tumors_in_liver
+    (real,) = config.data.real_scans
+    assert real.tissue_labels["liver"] == (5,) and real.tissue_labels["blood"] == (51, 52, 63, 64)

@@ -108,3 +108,26 @@ def test_cases_on_a_real_base_scan(shared_data, tiny_config_dict):
     assert case.info["scan"] == "totalseg-dicom"
     x, y = sample_patches(case, config, 0)  # the 40 mm slab is padded up to the patch
     assert x.shape == (2, 1, 16, 16, 16) and int(y.max()) >= 1
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_checkpoint(
+    tmp_path, tiny_config, monkeypatch
+):
+    """One case with a NaN once turned every weight into NaN for the rest of a run, which
+    then exported them; now the run stops at that iteration and names the case."""
+    from robustbench_liver.training import loop
+
+    train(tiny_config, tmp_path / "run", stop_after=2)  # a checkpoint at iteration 2
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    real = loop.training_case
+
+    def poisoned(config, scans, settings, iteration):
+        case = real(config, scans, settings, iteration)
+        case.image[:] = float("nan")
+        return case
+
+    monkeypatch.setattr(loop, "training_case", poisoned)
+    with pytest.raises(ConfigError, match=r"iteration 3: the loss is nan .*image finite: False"):
+        train(tiny_config, tmp_path / "run")
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+    assert not (tmp_path / "run" / "tiny.pt").exists()
