@@ -138,7 +138,15 @@ def test_an_interrupted_run_writes_no_row_for_the_pairs_in_flight(scenario, tmp_
     env = {**os.environ, "PLAIN_MARKS": str(marks), "PLAIN_SLEEP": "30"}
     command = [sys.executable, "-m", "robustbench_liver", "run", "scenario.yaml"]
     command += ["--model", "plain_model:make", "--out", "r", "--workers", "2"]
-    run_ = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    run_ = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a shell's background job starts with Ctrl-C ignored, and a child inherits that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 120
         while not (marks.exists() and len(marks.read_text().split()) == 2):
