@@ -297,6 +297,18 @@ def keep_tumors_in_liver(labels: np.ndarray) -> np.ndarray:
     return labels
 
 
+def postprocess_labels(
+    labels: np.ndarray, spacing: Sequence[float], min_tumor_mm3: float, tumors_in_liver: bool
+) -> np.ndarray:
+    """A card's post-processing of a 0/1/2 label map: small tumor components become liver,
+    then (when asked) tumor outside the liver becomes background."""
+    if min_tumor_mm3 > 0:
+        labels = drop_small_tumors(labels, spacing, min_tumor_mm3)
+    if tumors_in_liver:
+        labels = keep_tumors_in_liver(labels)
+    return labels
+
+
 def segment(
     predictor: Predictor,
     image_hu: np.ndarray,
@@ -315,10 +327,10 @@ def segment(
     volume = prepare_image(crop, spacing, settings)
     logits = sliding_window(predictor, volume, settings, device)
     result = to_output(logits, crop.shape, settings)
-    if settings.output == "labels" and settings.min_tumor_mm3 > 0:
-        result = drop_small_tumors(result, spacing, settings.min_tumor_mm3)
-    if settings.output == "labels" and settings.tumors_in_liver:
-        result = keep_tumors_in_liver(result)
+    if settings.output == "labels":
+        result = postprocess_labels(
+            result, spacing, settings.min_tumor_mm3, settings.tumors_in_liver
+        )
     if box is None:
         return result
     full = np.zeros(image.shape, dtype=result.dtype)
@@ -336,6 +348,7 @@ __all__ = [
     "liver_box",
     "model_grid_shape",
     "normalize_hu",
+    "postprocess_labels",
     "prepare_image",
     "prepare_labels",
     "resample",

@@ -329,6 +329,7 @@ NETWORK_FIELDS = (
     "roi_size",
     "overlap",
     "min_tumor_mm3",
+    "tumors_in_liver",
     "weights",
     "sha256",
 )
@@ -336,7 +337,10 @@ _SELF_PROCESSING_ADAPTERS = ("python", "command")
 # Network fields an adapter fills but does not act on: nnU-Net normalizes its input itself
 # (plans.json; its spacing, patch size, overlap, classes and checkpoint apply); a MONAI
 # bundle post-processes with its own config, not the suite's small-component rule.
-_NOT_APPLIED = {"nnunet": ("hu_window", "normalize"), "monai-bundle": ("min_tumor_mm3",)}
+_NOT_APPLIED = {
+    "nnunet": ("hu_window", "normalize"),
+    "monai-bundle": ("min_tumor_mm3", "tumors_in_liver"),
+}
 
 
 def card_for_display(card: Mapping[str, Any]) -> dict[str, Any]:

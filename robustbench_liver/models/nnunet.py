@@ -131,7 +131,7 @@ class NnUNetModel(SegmentationModel):
     ) -> np.ndarray:
         import torch
 
-        from robustbench_liver.inference import drop_small_tumors
+        from robustbench_liver.inference import postprocess_labels
 
         image, sp, mask = check_input(self.card, image_hu, spacing, liver)
         extra = [mask.astype(np.float32)] if self.card.needs_liver and mask is not None else []
@@ -159,10 +159,8 @@ class NnUNetModel(SegmentationModel):
                 f"model {self.card.name!r}: nnU-Net returned shape {values.shape} with values "
                 f"up to {values.max(initial=0)} for an input of shape {image.shape}"
             )
-        labels = self.lut[values]
-        if self.card.min_tumor_mm3 > 0:
-            labels = drop_small_tumors(labels, sp, self.card.min_tumor_mm3)
-        return labels
+        card = self.card
+        return postprocess_labels(self.lut[values], sp, card.min_tumor_mm3, card.tumors_in_liver)
 
 
 def from_spec(data: Mapping[str, Any], path: Path) -> NnUNetModel:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from robustbench_liver.errors import DataError, SynthesisError
 from robustbench_liver.inference import InferenceSettings, prepare_image, prepare_labels
 from robustbench_liver.synthesis import generator, synthesize
-from robustbench_liver.training.config import ConfigError, TrainConfig
+from robustbench_liver.training.config import ConfigError, RealScan, TrainConfig
 from robustbench_liver.training.phase import (
     Tissues,
     draw_targets,
@@ -89,7 +89,7 @@ class BaseScans:
         return self._cache[key]
 
     @staticmethod
-    def _real_tissues(spec: Any, scan: Scan, root: Path) -> dict[str, np.ndarray]:
+    def _real_tissues(spec: RealScan, scan: Scan, root: Path) -> dict[str, np.ndarray]:
         if not spec.tissue_labels:
             tissues = {"liver": scan.liver}
             if scan.vessels is not None and scan.vessels.any():

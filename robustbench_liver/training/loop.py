@@ -22,7 +22,12 @@ import yaml
 from robustbench_liver.inference import InferenceSettings
 from robustbench_liver.models.checksum import sha256_of
 from robustbench_liver.models.protocol import ModelCard
-from robustbench_liver.training.config import ConfigError, TrainConfig, config_from_dict
+from robustbench_liver.training.config import (
+    ConfigError,
+    DataSection,
+    TrainConfig,
+    config_from_dict,
+)
 from robustbench_liver.training.data import BaseScans, check_scans, sample_patches, training_case
 from robustbench_liver.training.network import make_network
 
@@ -204,7 +209,7 @@ def export(
     return weights, spec_path, digest
 
 
-def _phase_text(d: Any) -> str:
+def _phase_text(d: DataSection) -> str:
     if d.phase_share <= 0:
         return ""
     lo, hi = d.phase_degree

@@ -81,6 +81,7 @@ def spec_file(tmp_path: Path, folder: Path = FOLDER, **keys) -> Path:
     data = {"adapter": "nnunet", "folder": str(folder), "configuration": "3d_fullres"}
     data.update({"sha256": {0: DIGEST}, "device": "cpu", "mirroring": False})
     data.update(keys)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump({k: v for k, v in data.items() if v is not None}))
     return path
@@ -248,3 +249,20 @@ def test_a_trainer_nnunet_cannot_find_is_named(tmp_path, monkeypatch, raised, ex
     digest = sha256_of(copy / "fold_0" / "checkpoint_final.pth")
     with pytest.raises(ModelError, match=rf"MyTrainer.*{expected}"):
         load_spec(spec_file(tmp_path, folder=copy, sha256=digest))
+
+
+@needs_nnunet
+def test_the_cards_post_processing_applies(bright_case, tmp_path):
+    """min_tumor_mm3 and tumors_in_liver act on nnU-Net's labels as on a torch model's."""
+    from robustbench_liver.inference import postprocess_labels
+
+    image, _, spacing = bright_case
+    image = image.copy()
+    image[4:16, 4:16, 4:16] = 200.0  # a bright blob in a corner, far from the liver
+    plain = load_spec(spec_file(tmp_path / "a")).predict(image, spacing)
+    assert (plain[4:16, 4:16, 4:16] == 2).any(), "the blob must be taken for tumor"
+    card = {"min_tumor_mm3": 500.0, "tumors_in_liver": True}
+    model = load_spec(spec_file(tmp_path / "b", card=card))
+    got = model.predict(image, spacing)
+    assert np.array_equal(got, postprocess_labels(plain, spacing, 500.0, True))
+    assert not (got[4:16, 4:16, 4:16] == 2).any()
