@@ -59,6 +59,9 @@ class InferenceSettings:
     tumors_in_liver: bool = False
     """Label outputs: tumor components outside the largest liver-and-tumor component
     become background (a liver tumor lies in the liver)."""
+    min_tumor_confidence: float = 0.0
+    """Label outputs: tumor components whose peak tumor probability is below this become
+    liver (0 = off): a lesion-level confidence threshold."""
 
     def __post_init__(self) -> None:
         if self.hu_window is not None:
@@ -97,6 +100,10 @@ class InferenceSettings:
             raise ModelError(f"output must be labels or probability, got {self.output!r}")
         if not (math.isfinite(self.min_tumor_mm3) and self.min_tumor_mm3 >= 0):
             raise ModelError(f"min_tumor_mm3 must be a number >= 0, got {self.min_tumor_mm3}")
+        if not 0.0 <= float(self.min_tumor_confidence) <= 1.0:
+            raise ModelError(
+                f"min_tumor_confidence must lie in [0, 1], got {self.min_tumor_confidence}"
+            )
 
 
 def choose_device(preference: str = "auto") -> torch.device:
@@ -222,6 +229,29 @@ def to_output(
 ) -> np.ndarray:
     """Logits (C, x, y, z) on the model's grid -> a map of `shape`: uint8 labels via the
     argmax of the upsampled probabilities, or the float32 tumor probability."""
+    probs, classes = _probabilities(logits, settings)
+    if settings.output == "probability":
+        return tumor_probability(probs, classes, shape)
+    return labels_and_tumor_probability(probs, classes, shape)[0]
+
+
+def labels_and_tumor_probability(
+    probs: torch.Tensor, classes: Sequence[str], shape: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 labels of `shape` (argmax of the upsampled probabilities) and the upsampled
+    tumor probability the decision used (no second upsampling)."""
+    if len(classes) == 1:
+        tumor = resample(probs[0], shape).numpy()
+        return (tumor >= 0.5).astype(np.uint8) * np.uint8(2), tumor
+    values = np.asarray([CLASS_LABELS[c] for c in classes], dtype=np.uint8)
+    index, tumor = _argmax_keeping(probs, shape, list(classes).index("tumor"))
+    return values[index], tumor
+
+
+def _probabilities(
+    logits: torch.Tensor, settings: InferenceSettings
+) -> tuple[torch.Tensor, tuple[str, ...]]:
+    """Per-channel probabilities (sigmoid of one tumor logit, else softmax) and their names."""
     import torch
 
     if logits.shape[0] != len(settings.classes):
@@ -230,19 +260,16 @@ def to_output(
             f"{len(settings.classes)} ({', '.join(settings.classes)})",
         )
     if logits.shape[0] == 1:
-        probs = torch.sigmoid(logits)
-        classes: tuple[str, ...] = ("tumor",)
-    else:
-        probs = torch.softmax(logits, dim=0)
-        classes = settings.classes
-    if settings.output == "probability":
-        tumor = probs[classes.index("tumor")]
-        return resample(tumor, shape).clamp(0.0, 1.0).numpy().astype(np.float32)
-    if len(classes) == 1:
-        tumor = resample(probs[0], shape) >= 0.5
-        return (tumor.numpy() * np.uint8(2)).astype(np.uint8)
-    values = np.asarray([CLASS_LABELS[c] for c in classes], dtype=np.uint8)
-    return values[upsampled_argmax(probs, shape)]
+        return torch.sigmoid(logits), ("tumor",)
+    return torch.softmax(logits, dim=0), settings.classes
+
+
+def tumor_probability(
+    probs: torch.Tensor, classes: Sequence[str], shape: Sequence[int]
+) -> np.ndarray:
+    """The tumor channel of `probs`, upsampled to `shape`, as float32 in [0, 1]."""
+    tumor = probs[list(classes).index("tumor")]
+    return resample(tumor, shape).clamp(0.0, 1.0).numpy().astype(np.float32)
 
 
 def upsampled_argmax(probs: torch.Tensor, shape: Sequence[int]) -> np.ndarray:
@@ -253,16 +280,26 @@ def upsampled_argmax(probs: torch.Tensor, shape: Sequence[int]) -> np.ndarray:
     compared with the best so far: half the memory, and 4-5x faster at one thread
     (tests/benchmarks/test_bench_models.py).
     """
+    return _argmax_keeping(probs, shape, None)[0]
+
+
+def _argmax_keeping(
+    probs: torch.Tensor, shape: Sequence[int], keep: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`upsampled_argmax`, and channel `keep` as upsampled on the way (empty when None)."""
     import torch
 
     best = resample(probs[0], shape).contiguous()
+    kept = best.clone() if keep == 0 else None
     index = torch.zeros(best.shape, dtype=torch.uint8)
     for c in range(1, probs.shape[0]):
         p = resample(probs[c], shape)
+        if c == keep:
+            kept = p
         better = p > best
         index.masked_fill_(better, c)
         torch.maximum(best, p, out=best)
-    return index.numpy()
+    return index.numpy(), np.empty(0, np.float32) if kept is None else kept.numpy()
 
 
 def drop_small_tumors(labels: np.ndarray, spacing: Sequence[float], min_mm3: float) -> np.ndarray:
@@ -277,6 +314,26 @@ def drop_small_tumors(labels: np.ndarray, spacing: Sequence[float], min_mm3: flo
     if small.size:
         labels = labels.copy()
         labels[np.isin(components, small)] = 1
+    return labels
+
+
+def drop_unsure_tumors(
+    labels: np.ndarray, tumor_prob: np.ndarray, min_confidence: float
+) -> np.ndarray:
+    """Relabel tumor components (26-connected) whose peak tumor probability is below
+    `min_confidence` as liver."""
+    from scipy import ndimage
+
+    tumor = labels == 2
+    components, n = ndimage.label(tumor, structure=np.ones((3, 3, 3), dtype=bool))
+    if n == 0:
+        return labels
+    peaks = np.full(n, -1.0)
+    np.maximum.at(peaks, components[tumor] - 1, tumor_prob[tumor])  # tumor voxels only: fast
+    unsure = np.flatnonzero(peaks < min_confidence) + 1
+    if unsure.size:
+        labels = labels.copy()
+        labels[np.isin(components, unsure)] = 1
     return labels
 
 
@@ -326,7 +383,12 @@ def segment(
     crop = image[box] if box is not None else image
     volume = prepare_image(crop, spacing, settings)
     logits = sliding_window(predictor, volume, settings, device)
-    result = to_output(logits, crop.shape, settings)
+    if settings.output == "labels" and settings.min_tumor_confidence > 0:
+        probs, classes = _probabilities(logits, settings)
+        result, tumor = labels_and_tumor_probability(probs, classes, crop.shape)
+        result = drop_unsure_tumors(result, tumor, settings.min_tumor_confidence)
+    else:
+        result = to_output(logits, crop.shape, settings)
     if settings.output == "labels":
         result = postprocess_labels(
             result, spacing, settings.min_tumor_mm3, settings.tumors_in_liver
@@ -344,7 +406,9 @@ __all__ = [
     "InferenceSettings",
     "choose_device",
     "drop_small_tumors",
+    "drop_unsure_tumors",
     "keep_tumors_in_liver",
+    "labels_and_tumor_probability",
     "liver_box",
     "model_grid_shape",
     "normalize_hu",
@@ -355,5 +419,6 @@ __all__ = [
     "segment",
     "sliding_window",
     "to_output",
+    "tumor_probability",
     "upsampled_argmax",
 ]

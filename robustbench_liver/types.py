@@ -330,6 +330,7 @@ NETWORK_FIELDS = (
     "overlap",
     "min_tumor_mm3",
     "tumors_in_liver",
+    "min_tumor_confidence",
     "weights",
     "sha256",
 )
@@ -338,8 +339,12 @@ _SELF_PROCESSING_ADAPTERS = ("python", "command")
 # (plans.json; its spacing, patch size, overlap, classes and checkpoint apply); a MONAI
 # bundle post-processes with its own config, not the suite's small-component rule.
 _NOT_APPLIED = {
-    "nnunet": ("hu_window", "normalize"),
-    "monai-bundle": ("min_tumor_mm3", "tumors_in_liver"),
+    "nnunet": ("hu_window", "normalize", "min_tumor_confidence"),
+    "monai-bundle": (
+        "min_tumor_mm3",
+        "tumors_in_liver",
+        "min_tumor_confidence",
+    ),
 }
 
 

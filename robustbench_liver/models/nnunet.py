@@ -187,6 +187,11 @@ def from_spec(data: Mapping[str, Any], path: Path) -> NnUNetModel:
             raise ModelError(
                 f"{where}: card.{key}: nnU-Net normalizes its input itself (plans.json); remove it"
             )
+    if given.get("min_tumor_confidence"):
+        raise ModelError(
+            f"{where}: card.min_tumor_confidence: the nnU-Net adapter reads labels, not "
+            "probabilities; remove it (min_tumor_mm3 and tumors_in_liver apply)"
+        )
     folder = read_folder(
         root, configuration, [folds] if isinstance(folds, int) else folds, checkpoint, where
     )

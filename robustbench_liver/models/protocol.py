@@ -50,6 +50,9 @@ class ModelCard:
     tumors_in_liver: bool = False
     """Post-processing of label outputs: tumor components outside the largest
     liver-and-tumor component become background (network adapters)."""
+    min_tumor_confidence: float = 0.0
+    """Post-processing of label outputs: tumor components whose peak tumor probability is
+    below this become liver (network adapters; 0 = off)."""
     weights: str | None = None
     """Path of the weights file (network adapters)."""
     sha256: str | None = None
@@ -85,7 +88,11 @@ class ModelCard:
             set_(self, "hu_window", tuple(float(v) for v in self.hu_window))
         if self.spacing_mm is not None:
             set_(self, "spacing_mm", tuple(float(v) for v in self.spacing_mm))
-        for name in ("overlap", "min_tumor_mm3"):
+        for name in (
+            "overlap",
+            "min_tumor_mm3",
+            "min_tumor_confidence",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ModelError(f"{where}: {name} must be a number, got {value!r}")
@@ -106,6 +113,7 @@ class ModelCard:
             overlap=float(self.overlap),
             min_tumor_mm3=float(self.min_tumor_mm3),
             tumors_in_liver=bool(self.tumors_in_liver),
+            min_tumor_confidence=float(self.min_tumor_confidence),
             classes=self.classes,
             output=self.output,  # type: ignore[arg-type]
         )

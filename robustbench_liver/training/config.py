@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -35,9 +36,11 @@ _LATER_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("data", "phantom_options", {}),
     ("model", "min_tumor_mm3", 0.0),
     ("model", "tumors_in_liver", False),
+    ("model", "min_tumor_confidence", 0.0),
     ("data", "phase_share", 0.0),
     ("data", "phase_degree", [0.0, 1.0]),
     ("data", "non_contrast_hu", {k: list(v) for k, v in NON_CONTRAST_HU.items()}),
+    ("", "init_from", None),
 )
 """Fields added after the first release, left out of the digest while at their default."""
 
@@ -84,6 +87,9 @@ class ModelSection:
     tumors_in_liver: bool = False
     """Post-processing written into the card (inference): tumor components outside the
     largest liver-and-tumor component -> background."""
+    min_tumor_confidence: float = 0.0
+    """Post-processing written into the card (inference): tumor components whose peak
+    tumor probability is below this -> liver."""
     license: str = "Apache-2.0"
     citation: str = (
         "Hu et al., Label-Free Liver Tumor Segmentation, CVPR 2023 (training recipe); "
@@ -133,6 +139,17 @@ class DataSection:
 
 
 @dataclass(frozen=True)
+class InitWeights:
+    """The model a run starts from: the spec `train` exported for it, its weights pinned by
+    their sha256 (so the files may move, but the weights not change)."""
+
+    spec: str
+    """Path of the model's spec YAML (absolute, or relative to the working directory)."""
+    sha256: str
+    """sha256 of the weights the spec names."""
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
     iterations: int = 4000
@@ -145,6 +162,8 @@ class TrainConfig:
     checkpoint_every: int = 100
     threads: int | None = None
     """torch threads; None leaves torch's setting alone."""
+    init_from: InitWeights | None = None
+    """Start from these weights instead of a random network (fine-tuning)."""
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
 
@@ -161,8 +180,9 @@ class TrainConfig:
             if not scan["tissue_labels"]:  # added later; old runs keep resuming
                 scan.pop("tissue_labels")
         for section, name, default in _LATER_FIELDS:  # old runs keep resuming
-            if data[section].get(name) == default:
-                data[section].pop(name)
+            where = data[section] if section else data
+            if where.get(name) == default:
+                where.pop(name)
         text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -195,6 +215,12 @@ def config_from_dict(data: Any, where: str = "training config") -> TrainConfig:
     top = _section(data, TrainConfig, where, "")
     model = _section(top.pop("model", {}), ModelSection, where, "model.")
     dat = _section(top.pop("data", {}), DataSection, where, "data.")
+    init = top.pop("init_from", None)
+    if init is not None:
+        try:
+            top["init_from"] = InitWeights(**_section(init, InitWeights, where, "init_from."))
+        except TypeError:
+            raise ConfigError(f"{where}: init_from needs spec and sha256") from None
     try:
         real = tuple(
             RealScan(
@@ -232,7 +258,8 @@ def _section(data: Any, cls: type, where: str, prefix: str) -> dict[str, Any]:
     known = {f.name for f in fields(cls)}
     for key in data:
         if key not in known:
-            raise ConfigError(f"{where}: {prefix}" + did_you_mean(str(key), known, "field"))
+            section = f"{prefix.rstrip('.')}: " if prefix else ""
+            raise ConfigError(f"{where}: {section}" + did_you_mean(str(key), known, "field"))
     return dict(data)
 
 
@@ -266,8 +293,16 @@ def _validate(cfg: TrainConfig, where: str) -> None:
     number("weight_decay", cfg.weight_decay, 0.0, 1.0)
     number("model.overlap", cfg.model.overlap, 0.0, 0.99)
     number("model.min_tumor_mm3", cfg.model.min_tumor_mm3, 0.0, 1e7)
+    number("model.min_tumor_confidence", cfg.model.min_tumor_confidence, 0.0, 1.0)
     if not isinstance(cfg.model.tumors_in_liver, bool):
         fail("model.tumors_in_liver", f"must be true or false, got {cfg.model.tumors_in_liver!r}")
+    init = cfg.init_from
+    if init is not None and not (
+        isinstance(init.spec, str)
+        and isinstance(init.sha256, str)
+        and re.fullmatch(r"[0-9a-f]{64}", init.sha256)
+    ):
+        fail("init_from", "needs spec (a path) and sha256 (64 lower-case hex digits)")
     if cfg.threads is not None and (not isinstance(cfg.threads, int) or cfg.threads < 1):
         fail("threads", f"must be a positive integer or null, got {cfg.threads!r}")
     m, d = cfg.model, cfg.data

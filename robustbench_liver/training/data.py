@@ -108,7 +108,9 @@ class BaseScans:
         names = []
         if self.phantom_seeds:
             first, last = self.phantom_seeds[0], self.phantom_seeds[-1]
-            names.append(f"phantom seeds {first}-{last} ({len(self.phantom_seeds)} scans)")
+            given = self.config.data.phantom_options
+            options = "".join(f", {k} {v}" for k, v in sorted(given.items()))
+            names.append(f"phantom seeds {first}-{last} ({len(self.phantom_seeds)} scans{options})")
         if self.config.data.real_share > 0:
             names += [spec.image for spec in self.real]
         return names

@@ -29,6 +29,7 @@ from robustbench_liver.training.config import (
     config_from_dict,
 )
 from robustbench_liver.training.data import BaseScans, check_scans, sample_patches, training_case
+from robustbench_liver.training.finetune import load_parent, start_from
 from robustbench_liver.training.network import make_network
 
 CHECKPOINT = "checkpoint.pt"
@@ -72,6 +73,7 @@ def card_of(
         overlap=m.overlap,
         min_tumor_mm3=m.min_tumor_mm3,
         tumors_in_liver=m.tumors_in_liver,
+        min_tumor_confidence=m.min_tumor_confidence,
         license=m.license,
         citation=m.citation,
         trained_on=trained_on,
@@ -118,6 +120,9 @@ def train(
     )
     state = _load_checkpoint(out, config)
     start, losses, rows, seconds = 0, [], [], 0.0
+    parent = None if config.init_from is None else load_parent(config.init_from)
+    if state is None and parent is not None and config.init_from is not None:
+        start_from(net, parent, config.init_from)
     if state is not None:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -139,7 +144,7 @@ def train(
         loss = loss_fn(net(x), y)
         if not torch.isfinite(loss):  # one bad case would turn every weight into NaN
             raise ConfigError(
-                f"iteration {it + 1}: the loss is {float(loss)} on the case of scan "
+                f"iteration {it + 1}: the loss is {float(loss.detach())} on the case of scan "
                 f"{case.info['scan']} (level {case.info['level']}, image finite: "
                 f"{bool(torch.isfinite(x).all())}); the run stops before the weights take "
                 f"it in: the checkpoint in {out} is unharmed"
@@ -163,7 +168,10 @@ def train(
     from robustbench_liver.training.digests import base_scan_digests
 
     seen = [d for _, d in base_scan_digests(config, scans)]
-    weights, spec, digest = export(config, net, out, scans.describe(), seconds, seen)
+    if parent is not None:  # what the parent saw, this model saw too
+        seen += [d for d in parent.card.trained_on_scans if d not in seen]
+    described = "" if parent is None else parent.describe()
+    weights, spec, digest = export(config, net, out, scans.describe(), seconds, seen, described)
     return TrainResult(out, end, start, seconds, losses, spec, weights, digest)
 
 
@@ -174,6 +182,7 @@ def export(
     base_scans: list[str],
     seconds: float,
     scan_digests: Sequence[str] = (),
+    parent: str = "",
 ) -> tuple[Path, Path, str]:
     """Write the state dict and a torch-adapter spec (with sha256 and card) beside it."""
     m, d = config.model, config.data
@@ -188,7 +197,7 @@ def export(
         f"{d.tumor_overrides}{_phase_text(d)}) on base scans: {'; '.join(base_scans)}; "
         f"{config.iterations} iterations of {config.batch_size} patches of "
         f"{'x'.join(map(str, d.patch_size))} voxels at {m.spacing_mm} mm, seed {config.seed}, "
-        f"{seconds / 60:.0f} min on CPU"
+        f"{seconds / 60:.0f} min on CPU{parent}"
     )
     spec = {
         "adapter": "torch",

@@ -24,6 +24,7 @@ from robustbench_liver.sources.phantom.organs import (
     fit_liver_scale,
     paint_liver,
     paint_viscera,
+    sample_gallbladder,
 )
 from robustbench_liver.sources.phantom.render import to_ct
 from robustbench_liver.sources.phantom.vessels import paint_great_vessels, paint_liver_veins
@@ -32,6 +33,8 @@ from robustbench_liver.types import Scan
 __all__ = ["LABELS", "Phantom", "PhantomOptions", "generate_phantom", "make_phantom"]
 
 GENERATOR_VERSION = "1"
+GALLBLADDER_STREAM = 0x6B
+DUODENUM_STREAM = 0xD0
 FOV_TOP_MM = 100.0  # the highest dome sits at 84 mm
 MAX_VOXELS = 512**3
 """Largest phantom grid: painting holds several arrays of the grid at once (measured: 180 MB
@@ -50,6 +53,13 @@ class PhantomOptions:
     """Target liver volume; by default drawn per seed from 1,200-2,200 ml."""
     noise_std: float | None = None
     """Image noise (HU std); by default drawn per seed from 10-20 HU."""
+    vary_gallbladder: bool = False
+    """Draw the gallbladder's size, place, bile HU and fat plane per seed (for training:
+    `organs.sample_gallbladder`); off, every phantom has the one canonical gallbladder. The
+    draws come from their own stream, so nothing else in the phantom changes."""
+    duodenum: bool = False
+    """Add a duodenum (`organs.paint_duodenum`, drawn per seed from its own stream) against
+    the liver's hilum, for training; off, the bowel stays away from the hilum."""
 
     def __post_init__(self) -> None:
         if len(self.shape) != 3 or any(int(n) < 8 for n in self.shape):
@@ -65,6 +75,9 @@ class PhantomOptions:
             raise DataError(f"liver_volume_ml must lie in 300-4000, got {self.liver_volume_ml}")
         if self.noise_std is not None and not 0.0 <= self.noise_std <= 200.0:
             raise DataError(f"noise_std must lie in 0-200 HU, got {self.noise_std}")
+        for name in ("vary_gallbladder", "duodenum"):
+            if not isinstance(getattr(self, name), bool):
+                raise DataError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,7 +116,14 @@ def generate_phantom(
     canvas = Canvas(grid, BASE_HU["background"])
     paint_body(canvas, an)
     paint_chest(canvas, an)
-    paint_viscera(canvas, an, np.random.default_rng(an.bowel_seed))
+    gallbladder = None
+    if options.vary_gallbladder:
+        stream = np.random.SeedSequence([int(seed), 0x9A7, GALLBLADDER_STREAM])
+        gallbladder = sample_gallbladder(np.random.default_rng(stream))
+    duodenum_rng = None
+    if options.duodenum:
+        duodenum_rng = np.random.default_rng([int(seed), 0x9A7, DUODENUM_STREAM])
+    paint_viscera(canvas, an, np.random.default_rng(an.bowel_seed), gallbladder, duodenum_rng)
     paint_spine(canvas, an)
     paint_great_vessels(canvas, an)
     lo, hi = LIVER_LO - 40.0, LIVER_HI + 40.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from robustbench_liver.sources.phantom.anatomy import Anatomy
@@ -37,9 +39,50 @@ def _solid(canvas: Canvas, an: Anatomy, centre, axes, yaw: float, label: str, hu
     canvas.reserve(box, level < 1 + margin / min(axes))
 
 
-def paint_viscera(canvas: Canvas, an: Anatomy, rng: np.random.Generator) -> None:
-    """Everything but the liver and its vessels, back to front."""
+@dataclass(frozen=True)
+class Gallbladder:
+    """Where the gallbladder lies (mm), its semi-axes, yaw (degrees), bile HU, and the fat
+    plane (mm) kept between it and the liver."""
+
+    centre: tuple[float, float, float] = (36.0, 42.0, -34.0)
+    axes: tuple[float, float, float] = (16.0, 15.0, 30.0)
+    yaw: float = 20.0
+    hu: float = BASE_HU["gallbladder"]
+    fat_plane_mm: float = 1.5
+
+
+def sample_gallbladder(rng: np.random.Generator) -> Gallbladder:
+    """A gallbladder of its own size, place and bile: 0.7-1.5x the canonical length, shifted
+    up to 10-12 mm, bile 0-25 HU, and as often as not pressed into its fossa with no fat
+    plane, where it looks most like a dark lesion at the liver's edge."""
+    u = rng.uniform
+    base = Gallbladder()
+    width, length = u(0.7, 1.4), u(0.7, 1.5)
+    return Gallbladder(
+        centre=(
+            base.centre[0] + u(-10.0, 10.0),
+            base.centre[1] + u(-8.0, 8.0),
+            base.centre[2] + u(-12.0, 12.0),
+        ),
+        axes=(base.axes[0] * width, base.axes[1] * width, base.axes[2] * length),
+        yaw=u(0.0, 45.0),
+        hu=u(0.0, 25.0),
+        fat_plane_mm=max(0.0, u(-1.5, 1.5)),
+    )
+
+
+def paint_viscera(
+    canvas: Canvas,
+    an: Anatomy,
+    rng: np.random.Generator,
+    gallbladder: Gallbladder | None = None,
+    duodenum_rng: np.random.Generator | None = None,
+) -> None:
+    """Everything but the liver and its vessels, back to front; a duodenum when given
+    its draws."""
     _paint_bowel(canvas, an, rng)
+    if duodenum_rng is not None:
+        paint_duodenum(canvas, an, duodenum_rng)
     # pancreas: a soft tube from the head near the duodenum to the tail at the splenic hilum
     head, tail = np.array([22.0, 8.0, -48.0]), np.array([-85.0, -18.0, -12.0])
     for t in np.linspace(0, 1, 9):
@@ -52,8 +95,40 @@ def paint_viscera(canvas: Canvas, an: Anatomy, rng: np.random.Generator) -> None
     right, left = (68.0, -38.0, an.kidney_right_z), (-68.0, -36.0, an.kidney_left_z)
     _solid(canvas, an, right, (26.0, 24.0, 52.0), 25.0, "kidney_right", _kidney_hu, 4.0)
     _solid(canvas, an, left, (26.0, 24.0, 52.0), -25.0, "kidney_left", _kidney_hu, 4.0)
-    gallbladder, gb_hu = (36.0, 42.0, -34.0), BASE_HU["gallbladder"]
-    _solid(canvas, an, gallbladder, (16.0, 15.0, 30.0), 20.0, "gallbladder", gb_hu, 1.5)
+    gb = gallbladder or Gallbladder()
+    _solid(canvas, an, gb.centre, gb.axes, gb.yaw, "gallbladder", gb.hu, gb.fat_plane_mm)
+
+
+DUODENUM_PATH = np.array(
+    [
+        [6.0, 36.0, -28.0],  # bulb, from the pylorus
+        [28.0, 24.0, -26.0],  # superior part, under the hilum, behind the gallbladder neck
+        [44.0, 8.0, -38.0],  # superior flexure
+        [46.0, 2.0, -66.0],  # descending part, beside the pancreatic head
+        [30.0, -2.0, -88.0],
+        [0.0, 4.0, -94.0],  # horizontal part
+    ]
+)
+
+
+def paint_duodenum(canvas: Canvas, an: Anatomy, rng: np.random.Generator) -> None:
+    """The duodenum's C-loop around the pancreatic head: a fluid-filled tube (0-25 HU,
+    sometimes gas in the bulb) with a 2.5 mm wall, pressed against the liver's hilum with
+    0-2 mm of fat: in non-contrast CT, a dark structure at the liver's edge that is not a
+    tumor. Its course, calibre and content come from `rng`."""
+    grid = canvas.grid
+    path = DUODENUM_PATH + rng.normal(0.0, 4.0, DUODENUM_PATH.shape)
+    t = np.linspace(0, 1, 40)
+    points = np.stack([np.interp(t, np.linspace(0, 1, len(path)), path[:, d]) for d in range(3)], 1)
+    radii = rng.uniform(9.0, 14.0) * (1.0 + 0.2 * np.sin(t * rng.uniform(12.0, 24.0)))
+    depth = render_tubes(grid, polyline(points, radii))
+    box = canvas.full_box()
+    x, y, _ = grid.axes(box)
+    inside = (depth > 0) & (cavity_level(x, y, an) < 1)
+    fluid = np.float32(BASE_HU["bowel_fluid"] + rng.uniform(-20.0, 5.0))
+    content = np.where((y > 30.0) & (rng.random() < 0.3), np.float32(BASE_HU["gas"]), fluid)
+    canvas.paint(box, inside, "bowel", np.where(depth < 2.5, BASE_HU["bowel_wall"], content))
+    canvas.reserve(box, depth > -rng.uniform(0.0, 2.0))
 
 
 def _stomach_hu(gas_y: float):

@@ -189,3 +189,58 @@ def test_tumors_outside_the_liver_become_background():
     assert labels[26, 26, 26] == 2  # the input is left alone
     empty = np.zeros((5, 5, 5), dtype=np.uint8)
     assert keep_tumors_in_liver(empty) is empty
+
+
+def test_unsure_tumor_components_become_liver():
+    from robustbench_liver.inference import drop_unsure_tumors
+
+    labels = np.ones((20, 20, 20), dtype=np.uint8)
+    prob = np.full(labels.shape, 0.1, dtype=np.float32)
+    labels[2:6, 2:6, 2:6] = 2
+    prob[2:6, 2:6, 2:6] = 0.6  # a component that never gets sure
+    labels[10:16, 10:16, 10:16] = 2
+    prob[10:16, 10:16, 10:16] = 0.6
+    prob[12, 12, 12] = 0.995  # one sure voxel keeps the whole component
+    out = drop_unsure_tumors(labels, prob, 0.99)
+    assert (out[2:6, 2:6, 2:6] == 1).all() and (out[10:16, 10:16, 10:16] == 2).all()
+    assert labels[2, 2, 2] == 2  # the input is left alone
+    assert np.array_equal(drop_unsure_tumors(labels, prob, 0.5), labels)
+
+
+def test_segment_applies_the_confidence_threshold():
+    """Two dark blobs the "network" calls tumor, one far darker (surer) than the other:
+    the threshold keeps only the sure one, and is off at 0."""
+    image = np.full((32, 32, 32), 100.0, dtype=np.float32)
+    image[4:10, 4:10, 4:10] = 80.0  # faint
+    image[18:26, 18:26, 18:26] = 0.0  # dark
+
+    def network(hu: torch.Tensor) -> torch.Tensor:  # normalize "none": the input is HU
+        return torch.cat([torch.zeros_like(hu), torch.ones_like(hu), (90.0 - hu) / 4], dim=1)
+
+    base = InferenceSettings(hu_window=None, normalize="none", roi_size=(32, 32, 32))
+    spacing = (1.0, 1.0, 1.0)
+    off = segment(network, image, spacing, base, torch.device("cpu"))
+    assert off[6, 6, 6] == 2 and off[20, 20, 20] == 2
+    sure = InferenceSettings(
+        hu_window=None, normalize="none", roi_size=(32, 32, 32), min_tumor_confidence=0.99
+    )
+    on = segment(network, image, spacing, sure, torch.device("cpu"))
+    assert on[6, 6, 6] == 1 and on[20, 20, 20] == 2
+    with pytest.raises(ModelError, match="min_tumor_confidence"):
+        InferenceSettings(min_tumor_confidence=1.5)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_labels_come_with_the_tumor_probability_they_were_decided_on(channels):
+    from robustbench_liver.inference import labels_and_tumor_probability
+
+    gen = torch.Generator().manual_seed(3)
+    logits = torch.randn(channels, 6, 5, 4, generator=gen)
+    settings = InferenceSettings(
+        classes=("tumor",) if channels == 1 else ("background", "liver", "tumor")
+    )
+    probs = torch.sigmoid(logits) if channels == 1 else torch.softmax(logits, 0)
+    labels, tumor = labels_and_tumor_probability(probs, settings.classes, (12, 10, 8))
+    assert np.array_equal(labels, to_output(logits, (12, 10, 8), settings))
+    expected = resample(probs[-1], (12, 10, 8)).numpy()
+    assert tumor.shape == (12, 10, 8) and np.allclose(tumor, expected)

@@ -181,6 +181,8 @@ def test_sha256_is_required_and_checked(tmp_path):
 def test_spec_errors_name_the_key(tmp_path):
     with pytest.raises(ModelError, match=r"card.hu_window: nnU-Net normalizes its input itself"):
         load_spec(spec_file(tmp_path, card={"hu_window": [-100, 200]}))
+    with pytest.raises(ModelError, match=r"card.min_tumor_confidence: .* reads labels"):
+        load_spec(spec_file(tmp_path, card={"min_tumor_confidence": 0.9}))
     with pytest.raises(ModelError, match=r"tile_step_size must lie in \(0, 1\]"):
         load_spec(spec_file(tmp_path, tile_step_size=0))
     with pytest.raises(ModelError, match=r"unknown key 'fold'.*folds"):

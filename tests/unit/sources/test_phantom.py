@@ -95,6 +95,37 @@ def test_options_are_validated():
         make_phantom(0, spacing=(0.0, 1.0, 1.0))
     with pytest.raises(DataError, match="liver_volume_ml"):
         make_phantom(0, liver_volume_ml=50.0)
+    with pytest.raises(DataError, match="vary_gallbladder"):
+        make_phantom(0, vary_gallbladder="yes")
+
+
+def test_a_varied_gallbladder_leaves_the_rest_of_the_patient(phantom):
+    """Training phantoms draw the gallbladder per seed, from a stream of their own: the
+    rest of the patient is the seed's (the liver is refitted to its target volume around
+    the new gallbladder), and the gallbladder often meets the liver with no fat plane
+    between them (the canonical one never does)."""
+    from dataclasses import replace
+
+    gb = LABELS["gallbladder"]
+    varied = [
+        generate_phantom(0, vary_gallbladder=True),
+        generate_phantom(1, vary_gallbladder=True),
+    ]
+    again = generate_phantom(0, vary_gallbladder=True)
+    assert again.scan.image.tobytes() == varied[0].scan.image.tobytes()
+    assert replace(varied[0].anatomy, liver_scale=1.0) == replace(phantom.anatomy, liver_scale=1.0)
+    for organ in ("spleen", "kidney_left", "kidney_right", "stomach", "aorta"):
+        assert np.array_equal(varied[0].labels == LABELS[organ], phantom.labels == LABELS[organ])
+    liver = [int(p.scan.liver.sum()) for p in (phantom, varied[0])]
+    assert abs(liver[1] - liver[0]) < 0.05 * liver[0]
+
+    def touches_liver(p):
+        grown = ndimage.binary_dilation(p.labels == gb)
+        return int((grown & p.scan.liver).sum())
+
+    assert touches_liver(phantom) == 0
+    volumes = {int((p.labels == gb).sum()) for p in varied}
+    assert len(volumes) == 2 and all(touches_liver(p) > 0 for p in varied)
 
 
 def test_a_field_of_view_without_liver_is_refused():
@@ -124,3 +155,18 @@ def test_bytes_do_not_depend_on_the_blas_thread_count():
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == expected, threads
+
+
+def test_a_duodenum_meets_the_liver_at_its_hilum(phantom):
+    """With `duodenum`, new bowel lies against the liver; the other organs stay the seed's."""
+    bowel = LABELS["bowel"]
+    with_duodenum = generate_phantom(0, duodenum=True)
+    again = generate_phantom(0, duodenum=True)
+    assert again.scan.image.tobytes() == with_duodenum.scan.image.tobytes()
+    for organ in ("spleen", "kidney_left", "kidney_right", "stomach", "gallbladder"):
+        same = with_duodenum.labels == LABELS[organ]
+        assert np.array_equal(same, phantom.labels == LABELS[organ]), organ
+
+    new = (with_duodenum.labels == bowel) & (phantom.labels != bowel)
+    on_liver = ndimage.binary_dilation(new) & with_duodenum.scan.liver
+    assert new.sum() * 1.5 * 1.5 * 2.5 > 10_000 and on_liver.sum() > 200  # > 10 ml

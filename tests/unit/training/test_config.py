@@ -51,6 +51,9 @@ def test_threads_do_not_change_the_digest(tiny_config_dict):
         ({"data": {"non_contrast_hu": {"livr": [40, 60]}}}, "Did you mean 'liver'"),
         ({"data": {"non_contrast_hu": {"liver": [60, 40]}}}, "non_contrast_hu.liver"),
         ({"model": {"tumors_in_liver": "yes"}}, "model.tumors_in_liver"),
+        ({"init_from": {"spec": "a.yaml", "sha256": "abc"}}, "init_from: needs spec"),
+        ({"init_from": {"spec": "a.yaml"}}, "init_from needs spec and sha256"),
+        ({"init_from": {"specs": "a.yaml", "sha256": "0" * 64}}, "Did you mean 'spec'"),
         (
             {
                 "data": {
@@ -87,13 +90,21 @@ def test_fields_added_later_leave_old_digests_alone(tiny_config_dict):
     tiny_config_dict["data"]["real_scans"] = []
     tiny_config_dict["data"]["phase_share"] = 0.0
     tiny_config_dict["model"]["tumors_in_liver"] = False
+    tiny_config_dict["init_from"] = None
     assert config_from_dict(tiny_config_dict).digest == plain
+    again = config_from_dict(tiny_config_dict | {"init_from": {"spec": "a", "sha256": "0" * 64}})
+    assert again.digest != plain and config_from_dict(again.to_dict()) == again
     tiny_config_dict["data"]["phase_share"] = 0.5
     assert config_from_dict(tiny_config_dict).digest != plain
 
 
-def test_the_shipped_config_moves_half_the_cases_toward_non_contrast():
+def test_the_shipped_config_fine_tunes_version_2_on_non_contrast_anatomy():
     config = load_config(SHIPPED)
-    assert config.data.phase_share == 0.5 and config.model.tumors_in_liver
+    assert config.data.phase_share == 0.7 and config.model.tumors_in_liver
+    assert config.init_from is not None and config.init_from.sha256.startswith("a46cca40")
+    options = config.data.phantom_options
+    assert options == {"vary_gallbladder": True, "duodenum": True}
+    version_2 = load_config(SHIPPED.with_name("unet_synth.v2.train.yaml"))
+    assert version_2.init_from is None and version_2.data.phase_share == 0.5
     (real,) = config.data.real_scans
     assert real.tissue_labels["liver"] == (5,) and real.tissue_labels["blood"] == (51, 52, 63, 64)

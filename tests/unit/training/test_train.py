@@ -131,3 +131,54 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_checkpoint(
         train(tiny_config, tmp_path / "run")
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
     assert not (tmp_path / "run" / "tiny.pt").exists()
+
+
+def test_fine_tuning_starts_from_the_pinned_model(tmp_path, tiny_config, tiny_config_dict):
+    from robustbench_liver.models.checksum import sha256_of
+
+    first = train(tiny_config, tmp_path / "first")
+    start = _weights(first.weights)
+    tiny_config_dict["iterations"] = 1
+    tiny_config_dict["learning_rate"] = 1e-7  # one tiny step: the weights stay close to start
+    tiny_config_dict["data"]["phantom_seeds"] = [102, 103]
+    tiny_config_dict["init_from"] = {"spec": str(first.spec), "sha256": first.sha256}
+    tuned = train(config_from_dict(tiny_config_dict), tmp_path / "tuned")
+    after = _weights(tuned.weights)
+    assert all(torch.allclose(start[k].float(), after[k].float(), atol=1e-4) for k in start)
+    card = yaml.safe_load(tuned.spec.read_text())["card"]
+    assert (
+        f"fine-tuned from unet-synth version 1 (weights sha256 {first.sha256})"
+        in (card["trained_on"])
+    )
+    # it saw its own phantom and, through its parent, the parent's two
+    parent = yaml.safe_load(first.spec.read_text())["card"]["trained_on_scans"]
+    assert len(parent) == 2 and set(parent) < set(card["trained_on_scans"])
+    assert len(card["trained_on_scans"]) == 3
+    # from scratch, the same one step lands far from those weights
+    tiny_config_dict.pop("init_from")
+    scratch = _weights(train(config_from_dict(tiny_config_dict), tmp_path / "scratch").weights)
+    assert not all(torch.allclose(start[k].float(), scratch[k].float(), atol=1e-4) for k in start)
+    assert sha256_of(first.weights) == first.sha256  # the parent's file is never written
+
+
+def test_fine_tuning_refuses_changed_or_unfitting_weights(tmp_path, tiny_config_dict):
+    from robustbench_liver.models.checksum import sha256_of
+
+    weights = tmp_path / "start.pt"
+    torch.save({"w": torch.zeros(2)}, weights)
+    spec = tmp_path / "start.yaml"
+    spec.write_text(
+        yaml.safe_dump({"adapter": "torch", "checkpoint": "start.pt", "card": {"name": "s"}})
+    )
+    tiny_config_dict["init_from"] = {"spec": str(spec), "sha256": "0" * 64}
+    with pytest.raises(ConfigError, match=r"init_from.spec: .*start.pt have sha256"):
+        train(config_from_dict(tiny_config_dict), tmp_path / "a")
+    tiny_config_dict["init_from"]["sha256"] = sha256_of(weights)
+    with pytest.raises(ConfigError, match="do not fit the configured network"):
+        train(config_from_dict(tiny_config_dict), tmp_path / "b")
+    weights.unlink()
+    with pytest.raises(ConfigError, match="cannot read its weights"):
+        train(config_from_dict(tiny_config_dict), tmp_path / "c")
+    tiny_config_dict["init_from"]["spec"] = str(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="cannot read model spec"):
+        train(config_from_dict(tiny_config_dict), tmp_path / "d")
