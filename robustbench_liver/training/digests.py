@@ -7,7 +7,8 @@ the field existed, print them from the training config, without training:
         robustbench_liver/models/weights/unet_synth.train.yaml --data-root ../shared/data
 
 or digest any image (NIfTI file or DICOM folder; no labels needed) with `--image PATH`.
-Paste the printed lines under the card's `trained_on_scans:`.
+Paste the printed lines under the card's `trained_on_scans:`. A fine-tuning config
+(`init_from`) adds the scans its parent model's card lists.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from robustbench_liver.sources.refs import image_digest, image_file_digest
 from robustbench_liver.training.config import TrainConfig, load_config
 from robustbench_liver.training.data import BaseScans
+from robustbench_liver.training.finetune import Parent, load_parent
 
 
 def base_scan_digests(config: TrainConfig, scans: BaseScans) -> list[tuple[str, str]]:
@@ -30,6 +32,19 @@ def base_scan_digests(config: TrainConfig, scans: BaseScans) -> list[tuple[str, 
     if config.data.real_share > 0:
         out += [(spec.image, image_digest(scans.real_scan(i))) for i, spec in enumerate(scans.real)]
     return out
+
+
+def trained_on_digests(
+    config: TrainConfig, scans: BaseScans, parent: Parent | None
+) -> list[tuple[str, str]]:
+    """`base_scan_digests`, then those of the model a fine-tuning run starts from (what the
+    parent saw, the model saw too), each once."""
+    rows = base_scan_digests(config, scans)
+    if parent is not None:
+        seen = {d for _, d in rows}
+        name = f"via {parent.card.name} version {parent.card.version}"
+        rows += [(name, d) for d in parent.card.trained_on_scans if d not in seen]
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[tuple[str, str]] = []
     if args.config is not None:
         config = load_config(args.config)
-        rows += base_scan_digests(config, BaseScans(config, args.data_root))
+        parent = None if config.init_from is None else load_parent(config.init_from)
+        rows += trained_on_digests(config, BaseScans(config, args.data_root), parent)
     rows += [(str(path), image_file_digest(path)) for path in args.image]
     for name, digest in rows:
         print(f"- {digest}  # {name}")

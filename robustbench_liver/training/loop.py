@@ -165,11 +165,9 @@ def train(
     if end < config.iterations:
         return TrainResult(out, end, start, seconds, losses, Path(), Path(), "")
     # imported here: `python -m robustbench_liver.training.digests` must not find it loaded
-    from robustbench_liver.training.digests import base_scan_digests
+    from robustbench_liver.training.digests import trained_on_digests
 
-    seen = [d for _, d in base_scan_digests(config, scans)]
-    if parent is not None:  # what the parent saw, this model saw too
-        seen += [d for d in parent.card.trained_on_scans if d not in seen]
+    seen = [d for _, d in trained_on_digests(config, scans, parent)]
     described = "" if parent is None else parent.describe()
     weights, spec, digest = export(config, net, out, scans.describe(), seconds, seen, described)
     return TrainResult(out, end, start, seconds, losses, spec, weights, digest)

@@ -40,3 +40,23 @@ def test_command_prints_yaml_lines(tmp_path, tiny_config, tiny_config_dict, caps
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[0].endswith("# phantom-100")
     assert yaml.safe_load("\n".join(lines)) == _tiny_phantom_digests(tiny_config)
+
+
+def test_a_fine_tuning_config_prints_its_parents_scans_too(
+    tmp_path, tiny_config, tiny_config_dict, capsys
+):
+    parent = train(tiny_config, tmp_path / "parent")  # phantoms 100-101
+    tiny_config_dict["data"]["phantom_seeds"] = [101, 103]  # 101 again, and 102
+    tiny_config_dict["init_from"] = {"spec": str(parent.spec), "sha256": parent.sha256}
+    path = tmp_path / "tuned.yaml"
+    path.write_text(yaml.safe_dump(tiny_config_dict))
+    assert main([str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("# ")[1] for line in lines] == [
+        "phantom-101",
+        "phantom-102",
+        "via unet-synth version 1",
+    ]
+    assert set(yaml.safe_load("\n".join(lines))) == set(_tiny_phantom_digests(tiny_config)) | {
+        yaml.safe_load(lines[1])[0]
+    }
