@@ -383,13 +383,13 @@ def segment(
     crop = image[box] if box is not None else image
     volume = prepare_image(crop, spacing, settings)
     logits = sliding_window(predictor, volume, settings, device)
-    if settings.output == "labels" and settings.min_tumor_confidence > 0:
+    if settings.output == "probability":
+        result = to_output(logits, crop.shape, settings)
+    else:  # the tumor channel comes with the labels at no cost: the decision upsampled it
         probs, classes = _probabilities(logits, settings)
         result, tumor = labels_and_tumor_probability(probs, classes, crop.shape)
-        result = drop_unsure_tumors(result, tumor, settings.min_tumor_confidence)
-    else:
-        result = to_output(logits, crop.shape, settings)
-    if settings.output == "labels":
+        if settings.min_tumor_confidence > 0:
+            result = drop_unsure_tumors(result, tumor, settings.min_tumor_confidence)
         result = postprocess_labels(
             result, spacing, settings.min_tumor_mm3, settings.tumors_in_liver
         )

@@ -340,11 +340,7 @@ _SELF_PROCESSING_ADAPTERS = ("python", "command")
 # bundle post-processes with its own config, not the suite's small-component rule.
 _NOT_APPLIED = {
     "nnunet": ("hu_window", "normalize", "min_tumor_confidence"),
-    "monai-bundle": (
-        "min_tumor_mm3",
-        "tumors_in_liver",
-        "min_tumor_confidence",
-    ),
+    "monai-bundle": ("min_tumor_mm3", "tumors_in_liver", "min_tumor_confidence"),
 }
 
 

@@ -58,8 +58,14 @@ from robustbench_liver.models.nnunet_load import (
 from robustbench_liver.models.protocol import ModelCard, SegmentationModel, check_input
 from robustbench_liver.models.spec import Args, card_of
 
-_NOT_APPLYING = ("hu_window", "normalize")
-"""Card fields nnU-Net decides itself (plans.json): refused in a spec's `card:`."""
+_NORMALIZES = "nnU-Net normalizes its input itself (plans.json)"
+_NOT_APPLYING = {
+    "hu_window": _NORMALIZES,
+    "normalize": _NORMALIZES,
+    "min_tumor_confidence": "the nnU-Net adapter reads labels, not probabilities "
+    "(min_tumor_mm3 and tumors_in_liver apply)",
+}
+"""Card fields the adapter cannot act on, and why: refused in a spec's `card:`."""
 UNFILLED = ("version", "license", "citation")
 """Card fields an nnU-Net folder does not hold: the card says when the spec left them out."""
 
@@ -182,16 +188,9 @@ def from_spec(data: Mapping[str, Any], path: Path) -> NnUNetModel:
     given = data.get("card") or {}
     if not isinstance(given, Mapping):
         raise ModelError(f"{where}: `card` must be a mapping of model card fields")
-    for key in _NOT_APPLYING:
+    for key, why in _NOT_APPLYING.items():
         if key in given:
-            raise ModelError(
-                f"{where}: card.{key}: nnU-Net normalizes its input itself (plans.json); remove it"
-            )
-    if given.get("min_tumor_confidence"):
-        raise ModelError(
-            f"{where}: card.min_tumor_confidence: the nnU-Net adapter reads labels, not "
-            "probabilities; remove it (min_tumor_mm3 and tumors_in_liver apply)"
-        )
+            raise ModelError(f"{where}: card.{key}: {why}; remove it")
     folder = read_folder(
         root, configuration, [folds] if isinstance(folds, int) else folds, checkpoint, where
     )

@@ -88,11 +88,7 @@ class ModelCard:
             set_(self, "hu_window", tuple(float(v) for v in self.hu_window))
         if self.spacing_mm is not None:
             set_(self, "spacing_mm", tuple(float(v) for v in self.spacing_mm))
-        for name in (
-            "overlap",
-            "min_tumor_mm3",
-            "min_tumor_confidence",
-        ):
+        for name in ("overlap", "min_tumor_mm3", "min_tumor_confidence"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ModelError(f"{where}: {name} must be a number, got {value!r}")

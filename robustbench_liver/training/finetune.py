@@ -20,6 +20,7 @@ from robustbench_liver.training.config import ConfigError, InitWeights
 class Parent:
     """The model a run starts from."""
 
+    spec: str
     state: dict[str, Any]
     card: ModelCard
     sha256: str
@@ -59,16 +60,16 @@ def load_parent(init: InitWeights) -> Parent:
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise ConfigError(f"{where}: {path} holds no state dict")
-    return Parent(state, card, digest)
+    return Parent(init.spec, state, card, digest)
 
 
-def start_from(net: torch.nn.Module, parent: Parent, init: InitWeights) -> None:
+def start_from(net: torch.nn.Module, parent: Parent) -> None:
     """Load the parent's weights into `net`, or say why they do not fit."""
     try:
         net.load_state_dict(parent.state)
     except RuntimeError as err:  # another network's weights
         raise ConfigError(
-            f"init_from.spec: {init.spec}: its weights do not fit the configured network: "
+            f"init_from.spec: {parent.spec}: its weights do not fit the configured network: "
             f"{str(err).splitlines()[0]}"
         ) from None
 

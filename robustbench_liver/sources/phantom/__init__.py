@@ -118,8 +118,8 @@ def generate_phantom(
     paint_chest(canvas, an)
     gallbladder = None
     if options.vary_gallbladder:
-        stream = np.random.SeedSequence([int(seed), 0x9A7, GALLBLADDER_STREAM])
-        gallbladder = sample_gallbladder(np.random.default_rng(stream))
+        stream = np.random.default_rng([int(seed), 0x9A7, GALLBLADDER_STREAM])
+        gallbladder = sample_gallbladder(stream)
     duodenum_rng = None
     if options.duodenum:
         duodenum_rng = np.random.default_rng([int(seed), 0x9A7, DUODENUM_STREAM])
