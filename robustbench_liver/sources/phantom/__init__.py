@@ -25,6 +25,7 @@ from robustbench_liver.sources.phantom.organs import (
     paint_liver,
     paint_viscera,
     sample_gallbladder,
+    sample_liver_tip,
 )
 from robustbench_liver.sources.phantom.render import to_ct
 from robustbench_liver.sources.phantom.vessels import paint_great_vessels, paint_liver_veins
@@ -35,6 +36,7 @@ __all__ = ["LABELS", "Phantom", "PhantomOptions", "generate_phantom", "make_phan
 GENERATOR_VERSION = "1"
 GALLBLADDER_STREAM = 0x6B
 DUODENUM_STREAM = 0xD0
+LIVER_TIP_STREAM = 0x71
 FOV_TOP_MM = 100.0  # the highest dome sits at 84 mm
 MAX_VOXELS = 512**3
 """Largest phantom grid: painting holds several arrays of the grid at once (measured: 180 MB
@@ -60,6 +62,10 @@ class PhantomOptions:
     duodenum: bool = False
     """Add a duodenum (`organs.paint_duodenum`, drawn per seed from its own stream) against
     the liver's hilum, for training; off, the bowel stays away from the hilum."""
+    liver_tip: bool = False
+    """Give the right lobe an inferior tip against the lateral body wall, beside the right
+    kidney (`organs.sample_liver_tip`, drawn per seed from its own stream), for training;
+    off, the liver ends round above the kidney."""
 
     def __post_init__(self) -> None:
         if len(self.shape) != 3 or any(int(n) < 8 for n in self.shape):
@@ -75,7 +81,7 @@ class PhantomOptions:
             raise DataError(f"liver_volume_ml must lie in 300-4000, got {self.liver_volume_ml}")
         if self.noise_std is not None and not 0.0 <= self.noise_std <= 200.0:
             raise DataError(f"noise_std must lie in 0-200 HU, got {self.noise_std}")
-        for name in ("vary_gallbladder", "duodenum"):
+        for name in ("vary_gallbladder", "duodenum", "liver_tip"):
             if not isinstance(getattr(self, name), bool):
                 raise DataError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
@@ -129,8 +135,11 @@ def generate_phantom(
     lo, hi = LIVER_LO - 40.0, LIVER_HI + 40.0
     shape_field = SmoothField(np.random.default_rng(an.texture_seed), lo, hi, scale_mm=28.0)
     mottle = SmoothField(np.random.default_rng(an.texture_seed + 1), lo, hi, scale_mm=9.0)
-    an = replace(an, liver_scale=fit_liver_scale(canvas, an, shape_field))
-    liver = paint_liver(canvas, an, shape_field, mottle)
+    tip = None
+    if options.liver_tip:
+        tip = sample_liver_tip(np.random.default_rng([int(seed), 0x9A7, LIVER_TIP_STREAM]))
+    an = replace(an, liver_scale=fit_liver_scale(canvas, an, shape_field, tip))
+    liver = paint_liver(canvas, an, shape_field, mottle, tip)
     if not liver.any():
         raise DataError(
             f"phantom grid {options.shape} at {options.spacing} mm does not reach the liver",

@@ -192,9 +192,35 @@ def _paint_bowel(canvas: Canvas, an: Anatomy, rng: np.random.Generator) -> None:
         )
 
 
-def liver_level(x, y, z, an: Anatomy, field: SmoothField, scale: float) -> np.ndarray:
+@dataclass(frozen=True)
+class LiverTip:
+    """The inferior tip of the right lobe (mm, in the canonical patient, so it grows with the
+    liver): a flat lobe against the lateral body wall, reaching down beside the right
+    kidney. Real right lobes often end so, a thin crescent in axial slices below the
+    hilum, where the canonical phantom liver ends round and bulky above the kidney."""
+
+    centre: tuple[float, float, float]
+    axes: tuple[float, float, float]
+    yaw: float
+
+
+def sample_liver_tip(rng: np.random.Generator) -> LiverTip:
+    """A tip 16-32 mm thick, 50-100 mm wide front to back and 70-130 mm tall, centred
+    65-100 mm below the canonical liver's centre."""
+    u = rng.uniform
+    return LiverTip(
+        centre=(u(92.0, 108.0), u(-20.0, 10.0), u(-95.0, -60.0)),
+        axes=(u(8.0, 16.0), u(25.0, 50.0), u(35.0, 65.0)),
+        yaw=u(-20.0, 20.0),
+    )
+
+
+def liver_level(
+    x, y, z, an: Anatomy, field: SmoothField, scale: float, tip: LiverTip | None = None
+) -> np.ndarray:
     """Implicit liver (< 1 inside): a large right lobe, a thinner left lobe reaching across
-    the midline in front of the stomach, and the caudate lobe, blended and made irregular."""
+    the midline in front of the stomach, and the caudate lobe (and an inferior tip when
+    given), blended and made irregular."""
     px = LIVER_PIVOT[0] + (x - LIVER_PIVOT[0] - an.liver_offset[0]) / scale
     py = LIVER_PIVOT[1] + (y - LIVER_PIVOT[1] - an.liver_offset[1]) / scale
     # bigger livers grow less in height than in width and depth (adult spans 14-20 cm)
@@ -207,7 +233,10 @@ def liver_level(x, y, z, an: Anatomy, field: SmoothField, scale: float) -> np.nd
         px, (py - 40.0) / thin + 40.0, pz, (-22.0, 40.0, 32.0), (68.0 * ll, 30.0, 34.0), -15.0
     )
     caudate = ellipsoid_level(px, py, pz, (12.0, -14.0, 28.0), (24.0, 22.0, 32.0))
-    return soft_min([right, left, caudate], k=0.07) + 0.045 * field.at(x, y, z)
+    lobes = [right, left, caudate]
+    if tip is not None:
+        lobes.append(ellipsoid_level(px, py, pz, tip.centre, tip.axes, tip.yaw))
+    return soft_min(lobes, k=0.07) + 0.045 * field.at(x, y, z)
 
 
 def liver_mask(
@@ -216,6 +245,7 @@ def liver_mask(
     field: SmoothField,
     scale: float,
     stride: tuple[int, ...] = (1, 1, 1),
+    tip: LiverTip | None = None,
 ):
     """The liver where the implicit shape, the cavity and the diaphragm all allow it."""
     grid = canvas.grid
@@ -227,21 +257,23 @@ def liver_mask(
         return None, None
     box = tuple(slice(s.start, s.stop, st) for s, st in zip(box, stride, strict=True))  # type: ignore[assignment]
     x, y, z = grid.axes(box)
-    inside = liver_level(x, y, z, an, field, scale) < 1
+    inside = liver_level(x, y, z, an, field, scale, tip) < 1
     inside &= cavity_level(x, y, an, shrink=2.0) < 1
     inside &= z < diaphragm_z(x, y, an) - 1.0
     inside &= ~canvas.reserved[box]
     return box, inside
 
 
-def fit_liver_scale(canvas: Canvas, an: Anatomy, field: SmoothField) -> float:
+def fit_liver_scale(
+    canvas: Canvas, an: Anatomy, field: SmoothField, tip: LiverTip | None = None
+) -> float:
     """Scale the lobes until the liver (after every cut) has the target volume: secant steps
     on log(volume) against log(scale), measured on a lattice 3 x 3 x 2 voxels apart."""
     stride = (3, 3, 2)
     voxel_ml = float(np.prod(canvas.grid.spacing)) * float(np.prod(stride)) / 1000.0
 
     def log_ratio(scale: float) -> float:
-        _, inside = liver_mask(canvas, an, field, scale, stride)
+        _, inside = liver_mask(canvas, an, field, scale, stride, tip)
         volume = 0.0 if inside is None else float(inside.sum()) * voxel_ml
         return float(np.log(max(volume, 1e-3) / an.liver_target_ml))
 
@@ -257,10 +289,14 @@ def fit_liver_scale(canvas: Canvas, an: Anatomy, field: SmoothField) -> float:
 
 
 def paint_liver(
-    canvas: Canvas, an: Anatomy, field: SmoothField, texture: SmoothField
+    canvas: Canvas,
+    an: Anatomy,
+    field: SmoothField,
+    texture: SmoothField,
+    tip: LiverTip | None = None,
 ) -> np.ndarray:
     """Paint the parenchyma (with faint low-frequency mottling); return the full liver mask."""
-    box, inside = liver_mask(canvas, an, field, an.liver_scale)
+    box, inside = liver_mask(canvas, an, field, an.liver_scale, tip=tip)
     mask = np.zeros(canvas.grid.shape, dtype=bool)
     if box is None or inside is None:
         return mask

@@ -170,3 +170,28 @@ def test_a_duodenum_meets_the_liver_at_its_hilum(phantom):
     new = (with_duodenum.labels == bowel) & (phantom.labels != bowel)
     on_liver = ndimage.binary_dilation(new) & with_duodenum.scan.liver
     assert new.sum() * 1.5 * 1.5 * 2.5 > 10_000 and on_liver.sum() > 200  # > 10 ml
+
+
+def test_a_liver_tip_reaches_down_beside_the_right_kidney(phantom):
+    """With `liver_tip`, the right lobe ends in a thin lateral tip next to the right kidney,
+    as many real right lobes do; the volume is still fitted and the other organs stay."""
+    tipped = generate_phantom(0, liver_tip=True)
+    assert generate_phantom(0, liver_tip=True).scan.image.tobytes() == tipped.scan.image.tobytes()
+    for organ in ("spleen", "kidney_left", "kidney_right", "stomach", "gallbladder"):
+        assert np.array_equal(tipped.labels == LABELS[organ], phantom.labels == LABELS[organ])
+    assert abs(tipped.scan.liver_volume_ml - phantom.scan.liver_volume_ml) < 50
+
+    def lowest_slice(liver):
+        return int(np.flatnonzero(liver.any(axis=(0, 1)))[0])
+
+    assert lowest_slice(tipped.scan.liver) <= lowest_slice(phantom.scan.liver) - 8  # 20 mm
+    kidney = tipped.labels == LABELS["kidney_right"]
+    both = tipped.scan.liver.any(axis=(0, 1)) & kidney.any(axis=(0, 1))
+    z = int(np.flatnonzero(both)[0])  # the lowest slice with liver beside the kidney
+    assert not phantom.scan.liver[:, :, z].any()  # the default liver ends above it
+    tip = tipped.scan.liver[:, :, z]
+    x_tip = np.flatnonzero(tip.any(axis=1)).mean()
+    x_kidney = np.flatnonzero(kidney[:, :, z].any(axis=1)).mean()
+    right = tipped.scan.affine[0, 0] > 0  # +x in voxels is patient right when the row is +
+    assert (x_tip > x_kidney) == right  # lateral to the kidney
+    assert tip.sum(axis=0).max() * 1.5 <= 35  # a thin crescent: at most 35 mm across

@@ -103,7 +103,8 @@ def test_the_shipped_config_fine_tunes_version_2_on_non_contrast_anatomy():
     assert config.data.phase_share == 0.7 and config.model.tumors_in_liver
     assert config.init_from is not None and config.init_from.sha256.startswith("a46cca40")
     options = config.data.phantom_options
-    assert options == {"vary_gallbladder": True, "duodenum": True}
+    assert options == {"vary_gallbladder": True, "duodenum": True, "liver_tip": True}
+    assert config.data.real_share == 0.4 and config.model.version == "4"
     version_2 = load_config(SHIPPED.with_name("unet_synth.v2.train.yaml"))
     assert version_2.init_from is None and version_2.data.phase_share == 0.5
     (real,) = config.data.real_scans
