@@ -249,10 +249,13 @@ def liver_mask(
 ):
     """The liver where the implicit shape, the cavity and the diaphragm all allow it."""
     grid = canvas.grid
-    box = grid.box(
-        LIVER_PIVOT + (LIVER_LO - LIVER_PIVOT) * scale,
-        LIVER_PIVOT + (LIVER_HI - LIVER_PIVOT) * scale,
-    )
+    lo = LIVER_PIVOT + (LIVER_LO - LIVER_PIVOT) * scale
+    if tip is not None:  # a long tip reaches below the lobes' box
+        lowest = tip.centre[2] - tip.axes[2] - 10.0  # canonical mm, with room for the blend
+        lo[2] = min(
+            lo[2], LIVER_PIVOT[2] + an.liver_offset[2] + (lowest - LIVER_PIVOT[2]) * scale**Z_GROWTH
+        )
+    box = grid.box(lo, LIVER_PIVOT + (LIVER_HI - LIVER_PIVOT) * scale)
     if box is None:
         return None, None
     box = tuple(slice(s.start, s.stop, st) for s, st in zip(box, stride, strict=True))  # type: ignore[assignment]
