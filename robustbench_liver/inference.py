@@ -383,10 +383,10 @@ def segment(
     crop = image[box] if box is not None else image
     volume = prepare_image(crop, spacing, settings)
     logits = sliding_window(predictor, volume, settings, device)
+    probs, classes = _probabilities(logits, settings)
     if settings.output == "probability":
-        result = to_output(logits, crop.shape, settings)
+        result = tumor_probability(probs, classes, crop.shape)
     else:  # the tumor channel comes with the labels at no cost: the decision upsampled it
-        probs, classes = _probabilities(logits, settings)
         result, tumor = labels_and_tumor_probability(probs, classes, crop.shape)
         if settings.min_tumor_confidence > 0:
             result = drop_unsure_tumors(result, tumor, settings.min_tumor_confidence)

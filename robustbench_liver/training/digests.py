@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[tuple[str, str]] = []
     if args.config is not None:
         config = load_config(args.config)
-        parent = None if config.init_from is None else load_parent(config.init_from)
+        parent = load_parent(config.init_from)
         rows += trained_on_digests(config, BaseScans(config, args.data_root), parent)
     rows += [(str(path), image_file_digest(path)) for path in args.image]
     for name, digest in rows:

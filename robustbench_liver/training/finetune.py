@@ -32,8 +32,11 @@ class Parent:
         )
 
 
-def load_parent(init: InitWeights) -> Parent:
-    """The parent's state dict and card, after checking its weights against the pin."""
+def load_parent(init: InitWeights | None) -> Parent | None:
+    """The parent's state dict and card, after checking its weights against the pin; None
+    for a run that starts from a random network."""
+    if init is None:
+        return None
     where = f"init_from.spec: {init.spec}"
     try:
         data = read_spec(init.spec)

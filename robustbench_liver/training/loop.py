@@ -120,7 +120,7 @@ def train(
     )
     state = _load_checkpoint(out, config)
     start, losses, rows, seconds = 0, [], [], 0.0
-    parent = None if config.init_from is None else load_parent(config.init_from)
+    parent = load_parent(config.init_from)
     if state is None and parent is not None:
         start_from(net, parent)
     if state is not None:

@@ -124,20 +124,15 @@ def generate_phantom(
     paint_chest(canvas, an)
     gallbladder = None
     if options.vary_gallbladder:
-        stream = np.random.default_rng([int(seed), 0x9A7, GALLBLADDER_STREAM])
-        gallbladder = sample_gallbladder(stream)
-    duodenum_rng = None
-    if options.duodenum:
-        duodenum_rng = np.random.default_rng([int(seed), 0x9A7, DUODENUM_STREAM])
+        gallbladder = sample_gallbladder(_option_rng(seed, GALLBLADDER_STREAM))
+    duodenum_rng = _option_rng(seed, DUODENUM_STREAM) if options.duodenum else None
     paint_viscera(canvas, an, np.random.default_rng(an.bowel_seed), gallbladder, duodenum_rng)
     paint_spine(canvas, an)
     paint_great_vessels(canvas, an)
     lo, hi = LIVER_LO - 40.0, LIVER_HI + 40.0
     shape_field = SmoothField(np.random.default_rng(an.texture_seed), lo, hi, scale_mm=28.0)
     mottle = SmoothField(np.random.default_rng(an.texture_seed + 1), lo, hi, scale_mm=9.0)
-    tip = None
-    if options.liver_tip:
-        tip = sample_liver_tip(np.random.default_rng([int(seed), 0x9A7, LIVER_TIP_STREAM]))
+    tip = sample_liver_tip(_option_rng(seed, LIVER_TIP_STREAM)) if options.liver_tip else None
     an = replace(an, liver_scale=fit_liver_scale(canvas, an, shape_field, tip))
     liver = paint_liver(canvas, an, shape_field, mottle, tip)
     if not liver.any():
@@ -167,6 +162,12 @@ def generate_phantom(
         },
     )
     return Phantom(scan=scan, labels=labels, anatomy=an, options=options)
+
+
+def _option_rng(seed: int, stream: int) -> np.random.Generator:
+    """The draws of one optional structure: a stream of its own, so switching it on changes
+    nothing else in the phantom."""
+    return np.random.default_rng([int(seed), 0x9A7, stream])
 
 
 def make_phantom(seed: int = 0, **options: Any) -> Scan:

@@ -252,9 +252,9 @@ def liver_mask(
     lo = LIVER_PIVOT + (LIVER_LO - LIVER_PIVOT) * scale
     if tip is not None:  # a long tip reaches below the lobes' box
         lowest = tip.centre[2] - tip.axes[2] - 10.0  # canonical mm, with room for the blend
-        lo[2] = min(
-            lo[2], LIVER_PIVOT[2] + an.liver_offset[2] + (lowest - LIVER_PIVOT[2]) * scale**Z_GROWTH
-        )
+        # canonical z back to mm: liver_level's pz, inverted
+        world = LIVER_PIVOT[2] + an.liver_offset[2] + (lowest - LIVER_PIVOT[2]) * scale**Z_GROWTH
+        lo[2] = min(lo[2], world)
     box = grid.box(lo, LIVER_PIVOT + (LIVER_HI - LIVER_PIVOT) * scale)
     if box is None:
         return None, None
