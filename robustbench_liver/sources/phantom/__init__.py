@@ -16,6 +16,7 @@ from robustbench_liver.errors import DataError
 from robustbench_liver.sources.phantom.anatomy import Anatomy, sample_anatomy
 from robustbench_liver.sources.phantom.body import paint_body, paint_chest, paint_ribs, paint_spine
 from robustbench_liver.sources.phantom.canvas import Canvas
+from robustbench_liver.sources.phantom.fissures import cut_fissures, sample_fissures
 from robustbench_liver.sources.phantom.geometry import Grid, SmoothField
 from robustbench_liver.sources.phantom.labels import BASE_HU, LABELS, VESSEL_LABELS
 from robustbench_liver.sources.phantom.organs import (
@@ -37,6 +38,7 @@ GENERATOR_VERSION = "1"
 GALLBLADDER_STREAM = 0x6B
 DUODENUM_STREAM = 0xD0
 LIVER_TIP_STREAM = 0x71
+FISSURE_STREAM = 0xF155
 FOV_TOP_MM = 100.0  # the highest dome sits at 84 mm
 MAX_VOXELS = 512**3
 """Largest phantom grid: painting holds several arrays of the grid at once (measured: 180 MB
@@ -66,6 +68,10 @@ class PhantomOptions:
     """Give the right lobe an inferior tip against the lateral body wall, beside the right
     kidney (`organs.sample_liver_tip`, drawn per seed from its own stream), for training;
     off, the liver ends round above the kidney."""
+    fissures: bool = False
+    """Cut the fat-filled fissures of the ligamentum teres and the ligamentum venosum into
+    the liver (`fissures.sample_fissures`, drawn per seed from its own stream), for
+    training; off, the parenchyma has no clefts."""
 
     def __post_init__(self) -> None:
         if len(self.shape) != 3 or any(int(n) < 8 for n in self.shape):
@@ -81,7 +87,7 @@ class PhantomOptions:
             raise DataError(f"liver_volume_ml must lie in 300-4000, got {self.liver_volume_ml}")
         if self.noise_std is not None and not 0.0 <= self.noise_std <= 200.0:
             raise DataError(f"noise_std must lie in 0-200 HU, got {self.noise_std}")
-        for name in ("vary_gallbladder", "duodenum", "liver_tip"):
+        for name in ("vary_gallbladder", "duodenum", "liver_tip", "fissures"):
             if not isinstance(getattr(self, name), bool):
                 raise DataError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
@@ -140,6 +146,8 @@ def generate_phantom(
             f"phantom grid {options.shape} at {options.spacing} mm does not reach the liver",
             hint="use a larger field of view (about 380 x 330 x 200 mm)",
         )
+    if options.fissures:
+        liver = cut_fissures(canvas, an, liver, sample_fissures(_option_rng(seed, FISSURE_STREAM)))
     paint_liver_veins(canvas, an, liver, np.random.default_rng(an.vessel_seed))
     paint_ribs(canvas, an)
     labels = canvas.labels

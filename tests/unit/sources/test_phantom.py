@@ -198,3 +198,26 @@ def test_a_liver_tip_reaches_down_beside_the_right_kidney(phantom):
     right = tipped.scan.affine[0, 0] > 0  # +x in voxels is patient right when the row is +
     assert (x_tip > x_kidney) == right  # lateral to the kidney
     assert tip.sum(axis=0).max() * 1.5 <= 35  # a thin crescent: at most 35 mm across
+
+
+def test_fissures_cut_thin_fat_filled_clefts_into_the_liver(phantom):
+    """With `fissures`, seed 0 gets both fissures: fat sheets inside the liver's outline,
+    left out of the liver mask, a few ml in all; everything else stays the seed's."""
+    clefted = generate_phantom(0, fissures=True)
+    again = generate_phantom(0, fissures=True)
+    assert again.scan.image.tobytes() == clefted.scan.image.tobytes()
+    for organ in ("spleen", "kidney_left", "kidney_right", "stomach", "gallbladder"):
+        assert np.array_equal(clefted.labels == LABELS[organ], phantom.labels == LABELS[organ])
+
+    liver = clefted.scan.liver
+    cleft = phantom.scan.liver & ~liver & (clefted.labels == LABELS["visceral_fat"])
+    voxel_ml = 1.5 * 1.5 * 2.5 / 1000
+    assert 2.0 < cleft.sum() * voxel_ml < 20.0
+    assert (phantom.scan.liver & ~liver & ~cleft).sum() * voxel_ml < 0.5  # only clefts went
+    image = clefted.scan.image
+    assert np.median(image[cleft]) < np.median(image[liver]) - 100  # fat, not parenchyma
+    assert len(np.unique(ndimage.label(cleft, np.ones((3, 3, 3)))[0])) - 1 >= 2  # two sheets
+    depth = ndimage.distance_transform_edt(cleft, sampling=(1.5, 1.5, 2.5))
+    assert depth.max() <= 4.5  # sheets at most 8 mm thick, not blobs
+    near_liver = ndimage.binary_dilation(liver, iterations=2)
+    assert near_liver[cleft].mean() > 0.95  # in the liver's outline, not beside it
