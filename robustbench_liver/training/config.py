@@ -41,6 +41,9 @@ _LATER_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("data", "phase_degree", [0.0, 1.0]),
     ("data", "non_contrast_hu", {k: list(v) for k, v in NON_CONTRAST_HU.items()}),
     ("", "init_from", None),
+    ("data", "spatial_share", 0.0),
+    ("data", "rotation_deg", [15.0, 8.0]),
+    ("data", "zoom", [0.85, 1.2]),
 )
 """Fields added after the first release, left out of the digest while at their default."""
 
@@ -136,6 +139,12 @@ class DataSection:
         default_factory=lambda: dict(NON_CONTRAST_HU)
     )
     """Unenhanced HU range per tissue (liver, blood, spleen, kidney, pancreas)."""
+    spatial_share: float = 0.0
+    """Augmentation: share of patches rotated and zoomed about their centre (`spatial`)."""
+    rotation_deg: tuple[float, float] = (15.0, 8.0)
+    """Largest rotation of such a patch: about the body axis, then about each other axis."""
+    zoom: tuple[float, float] = (0.85, 1.2)
+    """Its zoom factor: U(low, high), the same along every axis."""
 
 
 @dataclass(frozen=True)
@@ -240,7 +249,16 @@ def config_from_dict(data: Any, where: str = "training config") -> TrainConfig:
                 real_scans=real,
                 **_tissues(
                     _tuples(
-                        dat, ("phantom_seeds", "patch_size", "hu_scale", "hu_shift", "phase_degree")
+                        dat,
+                        (
+                            "phantom_seeds",
+                            "patch_size",
+                            "hu_scale",
+                            "hu_shift",
+                            "phase_degree",
+                            "rotation_deg",
+                            "zoom",
+                        ),
                     ),
                     "non_contrast_hu",
                 ),
@@ -334,11 +352,21 @@ def _validate(cfg: TrainConfig, where: str) -> None:
             fail("data.patch_centres", did_you_mean(name, ("tumor", "liver", "any"), "centre"))
     if len(d.patch_size) != 3 or any(not isinstance(p, int) or p < 8 for p in d.patch_size):
         fail("data.patch_size", f"must be 3 integers >= 8, got {d.patch_size}")
-    for name in ("hu_scale", "hu_shift", "phase_degree"):
+    for name in ("hu_scale", "hu_shift", "phase_degree", "zoom"):
         lo, hi = getattr(d, name)
         if not lo <= hi:
             fail(f"data.{name}", f"low above high: {getattr(d, name)}")
     number("data.phase_share", d.phase_share, 0.0, 1.0)
+    number("data.spatial_share", d.spatial_share, 0.0, 1.0)
+    for bound in d.zoom:
+        number("data.zoom", bound, 0.5, 2.0)
+    if len(d.rotation_deg) != 2:
+        fail(
+            "data.rotation_deg",
+            f"must be [about the body axis, about the others], got {d.rotation_deg}",
+        )
+    for angle in d.rotation_deg:
+        number("data.rotation_deg", angle, 0.0, 180.0)
     for bound in d.phase_degree:
         number("data.phase_degree", bound, 0.0, 1.0)
     _validate_tissues(d, fail)

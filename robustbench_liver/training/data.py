@@ -208,10 +208,51 @@ def sample_patches(
                 centre = pools[k][int(rng.integers(len(pools[k])))]
                 break
         start = np.clip(centre - patch // 2, 0, shape - patch)
-        box = tuple(slice(int(s), int(s + p)) for s, p in zip(start, patch, strict=True))
-        xs.append(x[box])
-        ys.append(y[box])
+        if d.spatial_share > 0 and float(rng.random()) < d.spatial_share:
+            turn = rotation(rng, d.rotation_deg) / float(rng.uniform(*d.zoom))
+            image, label = warp_patch(x, y, start + patch / 2 - 0.5, turn, patch)
+        else:
+            box = tuple(slice(int(s), int(s + p)) for s, p in zip(start, patch, strict=True))
+            image, label = x[box], y[box]
+        xs.append(image)
+        ys.append(label)
     return torch.stack(xs)[:, None], torch.stack(ys)[:, None]
+
+
+def rotation(rng: np.random.Generator, max_deg: tuple[float, float]) -> np.ndarray:
+    """A random rotation (3 x 3, voxel axes x, y, z): up to max_deg[0] about the body axis
+    (z), then up to max_deg[1] about x and about y."""
+    about_z, about_x, about_y = np.radians(
+        rng.uniform(-1.0, 1.0, 3) * np.array([max_deg[0], max_deg[1], max_deg[1]])
+    )
+    cz, sz, cx, sx, cy, sy = (f(a) for a in (about_z, about_x, about_y) for f in (np.cos, np.sin))
+    rz = np.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]])
+    ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
+    return ry @ rx @ rz
+
+
+def warp_patch(
+    x: torch.Tensor, y: torch.Tensor, centre: np.ndarray, matrix: np.ndarray, patch: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A patch read from `x` and `y` through `matrix` (output voxel offsets from the centre
+    to input ones): the image trilinear, the labels nearest; outside the volume, the image's
+    edge and background."""
+    offsets = np.stack(
+        np.meshgrid(*(np.arange(p) - (p - 1) / 2 for p in patch), indexing="ij"), -1
+    ).reshape(-1, 3)
+    where = centre + offsets @ matrix.T  # input voxel coordinates, axes as x's
+    size = np.asarray(x.shape, dtype=np.float64)
+    unit = 2.0 * where / np.maximum(size - 1, 1) - 1.0  # grid_sample wants [-1, 1] ...
+    grid = torch.from_numpy(unit[:, ::-1].copy()).float()  # ... in (W, H, D) order
+    grid = grid.reshape(1, *(int(p) for p in patch), 3)
+    image = F.grid_sample(
+        x[None, None].float(), grid, mode="bilinear", padding_mode="border", align_corners=True
+    )
+    label = F.grid_sample(
+        y[None, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=True
+    )
+    return image[0, 0].to(x.dtype), label[0, 0].round().to(y.dtype)
 
 
 def _pad_to(
@@ -235,4 +276,12 @@ def check_scans(scans: BaseScans) -> None:
             raise ConfigError(f"data.real_scans[{index}]: {err}") from None
 
 
-__all__ = ["BaseScans", "TrainingCase", "check_scans", "sample_patches", "training_case"]
+__all__ = [
+    "BaseScans",
+    "TrainingCase",
+    "check_scans",
+    "rotation",
+    "sample_patches",
+    "training_case",
+    "warp_patch",
+]

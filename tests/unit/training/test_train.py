@@ -9,7 +9,13 @@ import yaml
 
 from robustbench_liver.models import get_model
 from robustbench_liver.training import ConfigError, config_from_dict, learning_rate, train
-from robustbench_liver.training.data import BaseScans, sample_patches, training_case
+from robustbench_liver.training.data import (
+    BaseScans,
+    rotation,
+    sample_patches,
+    training_case,
+    warp_patch,
+)
 from robustbench_liver.training.loop import settings_of
 
 
@@ -68,6 +74,44 @@ def test_cases_and_patches_are_a_function_of_seed_and_iteration(tiny_config):
     assert x.dtype == torch.float32 and y.dtype == torch.int64
     x2, _ = sample_patches(b, tiny_config, 3)
     assert torch.equal(x, x2)
+
+
+def test_a_warp_by_the_identity_is_the_plain_crop():
+    x = torch.randn(30, 40, 20)
+    y = torch.randint(0, 3, (30, 40, 20))
+    patch, start = np.array([8, 12, 6]), np.array([4, 9, 11])
+    image, label = warp_patch(x, y, start + patch / 2 - 0.5, np.eye(3), patch)
+    box = tuple(slice(int(s), int(s + p)) for s, p in zip(start, patch, strict=True))
+    assert torch.allclose(image, x[box], atol=1e-5) and torch.equal(label, y[box])
+
+
+def test_a_quarter_turn_about_the_body_axis_turns_a_bar():
+    """A bar along x, turned 90 degrees about z, lies along y; labels stay whole values."""
+    x = torch.zeros(33, 33, 9)
+    x[4:29, 15:18, :] = 1.0
+    y = (x > 0).long() * 2
+    quarter = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    image, label = warp_patch(x, y, np.array([16.0, 16.0, 4.0]), quarter, np.array([33, 33, 9]))
+    assert torch.allclose(image, x.transpose(0, 1), atol=1e-5)
+    assert set(label.unique().tolist()) == {0, 2} and label.dtype == y.dtype
+    turns = [rotation(np.random.default_rng(s), (15.0, 8.0)) for s in range(20)]
+    assert all(np.allclose(r @ r.T, np.eye(3)) for r in turns)
+    angles = [np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))) for r in turns]
+    assert 0 < max(angles) <= np.sqrt(15**2 + 8**2 + 8**2) + 1e-6
+
+
+def test_spatial_augmentation_warps_patches_reproducibly(tiny_config_dict):
+    plain = config_from_dict(tiny_config_dict)
+    tiny_config_dict["data"] |= {"spatial_share": 1.0, "rotation_deg": [30.0, 10.0]}
+    warped = config_from_dict(tiny_config_dict)
+    case = training_case(plain, BaseScans(plain, None), settings_of(plain), 2)
+    x0, y0 = sample_patches(case, plain, 2)
+    x1, y1 = sample_patches(case, warped, 2)
+    x2, y2 = sample_patches(case, warped, 2)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert x1.shape == x0.shape and y1.dtype == y0.dtype
+    assert not torch.equal(x1, x0)
+    assert set(y1.unique().tolist()) <= {0, 1, 2}
 
 
 def test_learning_rate_warms_up_then_decays(tiny_config):
