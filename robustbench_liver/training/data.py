@@ -222,14 +222,10 @@ def sample_patches(
 def rotation(rng: np.random.Generator, max_deg: tuple[float, float]) -> np.ndarray:
     """A random rotation (3 x 3, voxel axes x, y, z): up to max_deg[0] about the body axis
     (z), then up to max_deg[1] about x and about y."""
-    about_z, about_x, about_y = np.radians(
-        rng.uniform(-1.0, 1.0, 3) * np.array([max_deg[0], max_deg[1], max_deg[1]])
-    )
-    cz, sz, cx, sx, cy, sy = (f(a) for a in (about_z, about_x, about_y) for f in (np.cos, np.sin))
-    rz = np.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
-    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]])
-    ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
-    return ry @ rx @ rz
+    from scipy.spatial.transform import Rotation
+
+    limits = np.array([max_deg[0], max_deg[1], max_deg[1]])
+    return Rotation.from_euler("zxy", rng.uniform(-1.0, 1.0, 3) * limits, degrees=True).as_matrix()
 
 
 def warp_patch(
@@ -252,7 +248,7 @@ def warp_patch(
     label = F.grid_sample(
         y[None, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=True
     )
-    return image[0, 0].to(x.dtype), label[0, 0].round().to(y.dtype)
+    return image[0, 0].to(x.dtype), label[0, 0].to(y.dtype)  # nearest: whole values
 
 
 def _pad_to(

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from robustbench_liver.sources.phantom.anatomy import Anatomy
-from robustbench_liver.sources.phantom.canvas import Canvas
-from robustbench_liver.sources.phantom.organs import LIVER_PIVOT, Z_GROWTH
+from robustbench_liver.sources.phantom.canvas import Box, Canvas
+from robustbench_liver.sources.phantom.organs import liver_point
 
 Vec3 = tuple[float, float, float]
 
@@ -58,28 +58,28 @@ def _sheet_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return along, np.cross(normal, along)
 
 
-def fissure_mask(canvas: Canvas, an: Anatomy, fissure: Fissure) -> np.ndarray:
-    """Voxels of one fissure (anywhere: the caller cuts them out of the liver)."""
+def fissure_mask(
+    canvas: Canvas, an: Anatomy, fissure: Fissure
+) -> tuple[Box, np.ndarray] | tuple[None, None]:
+    """The box around one fissure and its voxels there (anywhere: the caller cuts them out
+    of the liver); (None, None) when it lies outside the grid."""
     grid = canvas.grid
-    grow = an.liver_scale ** np.array([1.0, 1.0, Z_GROWTH])
-    centre = LIVER_PIVOT + (np.asarray(fissure.centre) - LIVER_PIVOT) * grow + an.liver_offset
+    centre = liver_point(fissure.centre, an, an.liver_scale)
     normal = np.asarray(fissure.normal, float)
     normal /= np.linalg.norm(normal)
     along, up = _sheet_axes(normal)
     a, b = np.asarray(fissure.axes) * an.liver_scale
     reach = max(a, b) + fissure.thickness_mm
-    mask = np.zeros(grid.shape, dtype=bool)
     box = grid.box(centre - reach, centre + reach)
     if box is None:
-        return mask
+        return None, None
     x, y, z = grid.axes(box)
     d = (x - centre[0], y - centre[1], z - centre[2])
     across = sum(n * c for n, c in zip(normal, d, strict=True))
     r2 = (sum(v * c for v, c in zip(along, d, strict=True)) / a) ** 2
     r2 = r2 + (sum(v * c for v, c in zip(up, d, strict=True)) / b) ** 2
     half = 0.5 * fissure.thickness_mm * np.sqrt(np.clip(1.0 - r2, 0.0, None))
-    mask[box] = np.abs(across) < half
-    return mask
+    return box, np.abs(across) < half
 
 
 def cut_fissures(
@@ -88,9 +88,12 @@ def cut_fissures(
     """Fill each fissure's part of the liver with fat; return the liver without them."""
     liver = liver.copy()
     for fissure in fissures:
-        cleft = fissure_mask(canvas, an, fissure) & liver
-        canvas.paint(canvas.full_box(), cleft, "visceral_fat", an.fat_hu)
-        liver &= ~cleft
+        box, sheet = fissure_mask(canvas, an, fissure)
+        if box is None:
+            continue
+        cleft = sheet & liver[box]
+        canvas.paint(box, cleft, "visceral_fat", an.fat_hu)
+        liver[box] &= ~cleft
     return liver
 
 

@@ -215,6 +215,13 @@ def sample_liver_tip(rng: np.random.Generator) -> LiverTip:
     )
 
 
+def liver_point(canonical, an: Anatomy, scale: float) -> np.ndarray:
+    """Where a point of the canonical liver lies (mm) in a liver of lobe scale `scale`:
+    the inverse of `liver_level`'s move to canonical coordinates."""
+    grow = scale ** np.array([1.0, 1.0, Z_GROWTH])
+    return LIVER_PIVOT + (np.asarray(canonical) - LIVER_PIVOT) * grow + an.liver_offset
+
+
 def liver_level(
     x, y, z, an: Anatomy, field: SmoothField, scale: float, tip: LiverTip | None = None
 ) -> np.ndarray:
@@ -252,9 +259,7 @@ def liver_mask(
     lo = LIVER_PIVOT + (LIVER_LO - LIVER_PIVOT) * scale
     if tip is not None:  # a long tip reaches below the lobes' box
         lowest = tip.centre[2] - tip.axes[2] - 10.0  # canonical mm, with room for the blend
-        # canonical z back to mm: liver_level's pz, inverted
-        world = LIVER_PIVOT[2] + an.liver_offset[2] + (lowest - LIVER_PIVOT[2]) * scale**Z_GROWTH
-        lo[2] = min(lo[2], world)
+        lo[2] = min(lo[2], liver_point((0.0, 0.0, lowest), an, scale)[2])
     box = grid.box(lo, LIVER_PIVOT + (LIVER_HI - LIVER_PIVOT) * scale)
     if box is None:
         return None, None

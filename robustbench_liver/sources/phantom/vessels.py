@@ -9,7 +9,7 @@ from robustbench_liver.sources.phantom.anatomy import Anatomy
 from robustbench_liver.sources.phantom.body import vertebra_y
 from robustbench_liver.sources.phantom.canvas import Canvas
 from robustbench_liver.sources.phantom.geometry import Grid, Segment, polyline, render_tubes
-from robustbench_liver.sources.phantom.organs import LIVER_PIVOT, Z_GROWTH
+from robustbench_liver.sources.phantom.organs import liver_point
 
 MIN_RADIUS_MM = 1.8  # thinner branches vanish in 1-1.5 mm voxels anyway
 MAX_DEPTH = 16
@@ -84,12 +84,6 @@ def grow_tree(
     return segments
 
 
-def _liver_point(an: Anatomy, canonical) -> np.ndarray:
-    """A landmark of the canonical liver, moved and scaled with this patient's liver."""
-    grow = an.liver_scale ** np.array([1.0, 1.0, Z_GROWTH])  # as liver_level grows it
-    return LIVER_PIVOT + (np.asarray(canonical) - LIVER_PIVOT) * grow + an.liver_offset
-
-
 def _ivc_axis(an: Anatomy) -> np.ndarray:
     return np.array([24.0, vertebra_y(an) + 30.0])
 
@@ -120,7 +114,7 @@ def paint_liver_veins(
     depth_at = LiverDepth(grid, liver)
     portal_hu = an.liver_hu + an.portal_delta_hu
     confluence = np.array([4.0, yv + 52.0, -55.0])
-    hilum = _liver_point(an, (32.0, 6.0, -14.0))
+    hilum = liver_point((32.0, 6.0, -14.0), an, an.liver_scale)
     trunks = polyline(np.stack([confluence, hilum]), np.array([7.5, 7.0]))
     spleen_hilum = np.array([-74.0, -16.0, 12.0])
     trunks += polyline(
