@@ -24,8 +24,9 @@ PAPER_HU_WINDOW: tuple[float, float] = (-21.0, 189.0)
 
 Normalize = Literal["zscore", "window", "none"]
 Output = Literal["labels", "probability"]
-CLASS_LABELS = {"background": 0, "liver": 1, "tumor": 2}
-"""Label value written for each named network output channel."""
+CLASS_LABELS = {"background": 0, "liver": 1, "tumor": 2, "vessel": 0}
+"""Label value written for each named network output channel. "vessel" (a vessel outside the
+liver, an extra training class that competes with tumor) is written as background."""
 
 Predictor = Callable[["torch.Tensor"], "torch.Tensor"]
 
@@ -48,7 +49,8 @@ class InferenceSettings:
     sw_batch_size: int = 1
     """Windows per network call."""
     classes: tuple[str, ...] = ("background", "liver", "tumor")
-    """Meaning of each output channel (background, liver, tumor); one channel = tumor logit."""
+    """Meaning of each output channel (background, liver, tumor, vessel); one channel = tumor
+    logit."""
     output: Output = "labels"
     """labels: argmax as 0/1/2; probability: the tumor probability in [0, 1]."""
     crop_to_liver: bool = False
@@ -92,7 +94,7 @@ class InferenceSettings:
         unknown = [c for c in classes if c not in CLASS_LABELS]
         if unknown or not classes or (len(classes) > 1 and "tumor" not in classes):
             raise ModelError(
-                f"classes must name each output channel as background, liver or tumor "
+                f"classes must name each output channel as background, liver, tumor or vessel "
                 f"(with a tumor channel), got {list(classes)}"
             )
         object.__setattr__(self, "classes", classes)

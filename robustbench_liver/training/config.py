@@ -22,6 +22,12 @@ from robustbench_liver.errors import DataError, ModelError, did_you_mean
 from robustbench_liver.synthesis import LEVELS, TumorConfig, TumorConfigError
 from robustbench_liver.training.phase import NON_CONTRAST_HU
 
+VESSEL = "vessel"
+TRAINED_CLASSES = ("background", "liver", "tumor", VESSEL)
+"""The output channels a run can train, in this order; "vessel" (optional) is a vessel of the
+base scan's vessel mask outside the liver: an explicit class, so that the network learns what
+unenhanced veins look like instead of only what they are not."""
+
 DEFAULT_NETWORK_ARGS: dict[str, Any] = {
     "spatial_dims": 3,
     "in_channels": 1,
@@ -44,6 +50,7 @@ _LATER_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("data", "spatial_share", 0.0),
     ("data", "rotation_deg", [15.0, 8.0]),
     ("data", "zoom", [0.85, 1.2]),
+    ("model", "classes", list(TRAINED_CLASSES[:3])),
 )
 """Fields added after the first release, left out of the digest while at their default."""
 
@@ -78,6 +85,9 @@ class ModelSection:
     description: str = "MONAI 3D U-Net (background, liver, tumor) trained only on synthetic tumors"
     network: str = "UNet"
     network_args: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_NETWORK_ARGS))
+    classes: tuple[str, ...] = TRAINED_CLASSES[:3]
+    """The network's output channels: background, liver, tumor and optionally vessel (then
+    network_args.out_channels is 4; the card writes vessel as background)."""
     spacing_mm: tuple[float, float, float] = (2.5, 2.5, 2.5)
     hu_window: tuple[float, float] = (-21.0, 189.0)
     normalize: str = "zscore"
@@ -244,7 +254,9 @@ def config_from_dict(data: Any, where: str = "training config") -> TrainConfig:
         )
         cfg = TrainConfig(
             **top,
-            model=ModelSection(**_tuples(model, ("spacing_mm", "hu_window", "roi_size"))),
+            model=ModelSection(
+                **_tuples(model, ("spacing_mm", "hu_window", "roi_size", "classes"))
+            ),
             data=DataSection(
                 real_scans=real,
                 **_tissues(
@@ -328,6 +340,18 @@ def _validate(cfg: TrainConfig, where: str) -> None:
         fail("model.spacing_mm", f"must be 3 values in 0.3-10 mm, got {m.spacing_mm}")
     if not isinstance(m.network_args, dict):
         fail("model.network_args", "must be a mapping of the network's arguments")
+    if m.classes not in (TRAINED_CLASSES[:3], TRAINED_CLASSES):
+        fail(
+            "model.classes",
+            f"must be {list(TRAINED_CLASSES[:3])} or {list(TRAINED_CLASSES)}, "
+            f"got {list(m.classes) if isinstance(m.classes, tuple) else m.classes!r}",
+        )
+    channels = m.network_args.get("out_channels")
+    if channels != len(m.classes):
+        fail(
+            "model.network_args.out_channels",
+            f"is {channels!r}, but model.classes names {len(m.classes)} channels; make them agree",
+        )
     first, last = d.phantom_seeds
     if not (isinstance(first, int) and isinstance(last, int) and 0 <= first <= last):
         fail("data.phantom_seeds", f"must be [first, last) integers, got {d.phantom_seeds}")
@@ -407,6 +431,8 @@ def _validate_tissues(d: DataSection, fail: Any) -> None:
 
 
 __all__ = [
+    "TRAINED_CLASSES",
+    "VESSEL",
     "ConfigError",
     "DataSection",
     "ModelSection",

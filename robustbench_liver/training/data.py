@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from robustbench_liver.errors import DataError, SynthesisError
 from robustbench_liver.inference import InferenceSettings, prepare_image, prepare_labels
 from robustbench_liver.synthesis import generator, synthesize
-from robustbench_liver.training.config import ConfigError, RealScan, TrainConfig
+from robustbench_liver.training.config import VESSEL, ConfigError, RealScan, TrainConfig
 from robustbench_liver.training.phase import (
     Tissues,
     draw_targets,
@@ -118,7 +118,8 @@ class BaseScans:
 
 @dataclass(frozen=True)
 class TrainingCase:
-    """One synthetic case on the model's grid: normalised image and 0/1/2 labels."""
+    """One synthetic case on the model's grid: normalised image and class indices (0/1/2,
+    and 3 for a vessel outside the liver when the run trains that class)."""
 
     image: torch.Tensor
     label: torch.Tensor
@@ -155,6 +156,9 @@ def training_case(
     image = image * np.float32(scale) + np.float32(shift)
     x = prepare_image(image, scan.spacing, settings)
     y = prepare_labels(label, scan.spacing, settings)
+    if VESSEL in config.model.classes and scan.vessels is not None:
+        vessels = prepare_labels(scan.vessels.astype(np.uint8), scan.spacing, settings)
+        y[(vessels == 1) & (y == 0)] = config.model.classes.index(VESSEL)
     info = {
         "scan": scan.id,
         "level": used,
@@ -203,7 +207,7 @@ def sample_patches(
         centre = np.asarray([rng.integers(n) for n in shape])  # "any", and the last resort
         for k in FALLBACK[kind]:
             if k not in pools:
-                pools[k] = torch.nonzero(y == 2 if k == "tumor" else y >= 1).numpy()
+                pools[k] = torch.nonzero(y == 2 if k == "tumor" else (y == 1) | (y == 2)).numpy()
             if len(pools[k]):
                 centre = pools[k][int(rng.integers(len(pools[k])))]
                 break

@@ -3,6 +3,7 @@ instead of a random network, and inherits the base scans that model was trained 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,16 @@ def load_parent(init: InitWeights | None) -> Parent | None:
     return Parent(init.spec, state, card, digest)
 
 
-def start_from(net: torch.nn.Module, parent: Parent) -> None:
-    """Load the parent's weights into `net`, or say why they do not fit."""
+def start_from(net: torch.nn.Module, parent: Parent, classes: Sequence[str]) -> None:
+    """Load the parent's weights into `net`, or say why they do not fit. A network that
+    adds classes after the parent's (`classes` starts with the parent card's) gets them
+    widened: each new class starts as a copy of background."""
+    state = parent.state
+    known = tuple(parent.card.classes)
+    if len(classes) > len(known) and tuple(classes[: len(known)]) == known:
+        state = widened(net, state, len(known), len(classes))
     try:
-        net.load_state_dict(parent.state)
+        net.load_state_dict(state)
     except RuntimeError as err:  # another network's weights
         raise ConfigError(
             f"init_from.spec: {parent.spec}: its weights do not fit the configured network: "
@@ -77,4 +84,38 @@ def start_from(net: torch.nn.Module, parent: Parent) -> None:
         ) from None
 
 
-__all__ = ["Parent", "load_parent", "start_from"]
+@torch.no_grad()
+def widened(
+    net: torch.nn.Module, state: Mapping[str, torch.Tensor], old: int, new: int
+) -> dict[str, torch.Tensor]:
+    """`state` of a network with `old` output classes, for `net` with `new`: along each
+    class dimension the new channels copy channel 0 (background) where they are outputs and
+    are zero where they are inputs, so the widened network gives the parent's logits for the
+    old classes and background's for the new ones. Tensors that differ in any other way are
+    left as they are (loading them then fails and says so)."""
+    target = net.state_dict()
+    out_dim = {  # a transposed convolution's weight is (in, out, ...): outputs on axis 1
+        f"{name}.weight": 1
+        for name, module in net.named_modules()
+        if isinstance(module, torch.nn.modules.conv._ConvTransposeNd)
+    }
+    result = dict(state)
+    for key, value in state.items():
+        want = target.get(key)
+        if want is None or want.shape == value.shape or want.ndim != value.ndim:
+            continue
+        pairs = list(zip(value.shape, want.shape, strict=True))
+        if any(a != b and (a, b) != (old, new) for a, b in pairs):
+            continue
+        grown = torch.zeros_like(want)
+        grown[tuple(slice(0, n) for n in value.shape)] = value
+        axis = out_dim.get(key, 0)
+        if pairs[axis] == (old, new):
+            grown.narrow(axis, old, new - old).copy_(
+                grown.narrow(axis, 0, 1).expand_as(grown.narrow(axis, old, new - old))
+            )
+        result[key] = grown
+    return result
+
+
+__all__ = ["Parent", "load_parent", "start_from", "widened"]

@@ -74,6 +74,7 @@ def card_of(
         min_tumor_mm3=m.min_tumor_mm3,
         tumors_in_liver=m.tumors_in_liver,
         min_tumor_confidence=m.min_tumor_confidence,
+        classes=m.classes,
         license=m.license,
         citation=m.citation,
         trained_on=trained_on,
@@ -122,7 +123,7 @@ def train(
     start, losses, rows, seconds = 0, [], [], 0.0
     parent = load_parent(config.init_from)
     if state is None and parent is not None:
-        start_from(net, parent)
+        start_from(net, parent, config.model.classes)
     if state is not None:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

@@ -95,6 +95,18 @@ def test_single_channel_is_a_tumor_logit():
     assert set(np.unique(labels)) == {0, 2}
 
 
+def test_a_vessel_channel_is_written_as_background():
+    """A network trained with a vessel class (outside the liver) outputs four channels; the
+    vessel wins its voxels from tumor and liver, and they are written as background."""
+    logits = torch.full((4, 8, 8, 8), -5.0)
+    logits[1] = 5.0  # liver everywhere
+    logits[3, :3] = 9.0  # but vessel in the first slabs
+    logits[2, 3:5] = 9.0  # and tumor after them
+    settings = InferenceSettings(classes=("background", "liver", "tumor", "vessel"))
+    labels = to_output(logits, (8, 8, 8), settings)
+    assert (labels[:3] == 0).all() and (labels[3:5] == 2).all() and (labels[5:] == 1).all()
+
+
 def test_channel_count_must_match_the_card():
     with pytest.raises(ModelError, match="2 output channels"):
         to_output(torch.zeros(2, 4, 4, 4), (4, 4, 4), InferenceSettings())

@@ -55,6 +55,11 @@ def test_threads_do_not_change_the_digest(tiny_config_dict):
         ({"data": {"zoom": [1.2, 0.9]}}, "data.zoom: low above high"),
         ({"data": {"zoom": [0.1, 1.0]}}, "data.zoom"),
         ({"data": {"rotation_deg": [10.0]}}, "data.rotation_deg"),
+        ({"model": {"classes": ["background", "liver", "tumour"]}}, "model.classes: must be"),
+        (
+            {"model": {"classes": ["background", "liver", "tumor", "vessel"]}},
+            "model.network_args.out_channels: is 3, but model.classes names 4",
+        ),
         ({"init_from": {"spec": "a.yaml", "sha256": "abc"}}, "init_from: needs spec"),
         ({"init_from": {"spec": "a.yaml"}}, "init_from needs spec and sha256"),
         ({"init_from": {"specs": "a.yaml", "sha256": "0" * 64}}, "Did you mean 'spec'"),
@@ -96,6 +101,7 @@ def test_fields_added_later_leave_old_digests_alone(tiny_config_dict):
     tiny_config_dict["model"]["tumors_in_liver"] = False
     tiny_config_dict["init_from"] = None
     tiny_config_dict["data"] |= {"spatial_share": 0.0, "rotation_deg": [15, 8], "zoom": [0.85, 1.2]}
+    tiny_config_dict["model"]["classes"] = ["background", "liver", "tumor"]
     assert config_from_dict(tiny_config_dict).digest == plain
     again = config_from_dict(tiny_config_dict | {"init_from": {"spec": "a", "sha256": "0" * 64}})
     assert again.digest != plain and config_from_dict(again.to_dict()) == again

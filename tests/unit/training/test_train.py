@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 
+from robustbench_liver.inference import prepare_labels
 from robustbench_liver.models import get_model
 from robustbench_liver.training import ConfigError, config_from_dict, learning_rate, train
 from robustbench_liver.training.data import (
@@ -152,6 +153,51 @@ def test_cases_on_a_real_base_scan(shared_data, tiny_config_dict):
     assert case.info["scan"] == "totalseg-dicom"
     x, y = sample_patches(case, config, 0)  # the 40 mm slab is padded up to the patch
     assert x.shape == (2, 1, 16, 16, 16) and int(y.max()) >= 1
+
+
+def test_a_vessel_class_marks_the_vessels_outside_the_liver(tiny_config_dict):
+    """With model.classes ending in vessel, the base scan's vessel voxels that are
+    background become class 3; liver, tumor and the rest of the case stay as they were, and
+    liver-centred patches never centre on a vessel."""
+    plain_config = config_from_dict(tiny_config_dict)
+    tiny_config_dict["model"]["classes"] = ["background", "liver", "tumor", "vessel"]
+    tiny_config_dict["model"]["network_args"]["out_channels"] = 4
+    tiny_config_dict["data"]["patch_centres"] = {"liver": 1.0}
+    config = config_from_dict(tiny_config_dict)
+    scans = BaseScans(config, None)
+    plain = training_case(plain_config, BaseScans(plain_config, None), settings_of(plain_config), 0)
+    case = training_case(config, scans, settings_of(config), 0)
+    assert torch.equal(case.image, plain.image)
+    vessel = case.label == 3
+    assert 20 < int(vessel.sum()) and bool((plain.label[vessel] == 0).all())
+    assert torch.equal(case.label[~vessel], plain.label[~vessel])
+    scan = scans.phantom(int(case.info["scan"].removeprefix("phantom-")))
+    on_grid = prepare_labels(scan.vessels.astype(np.uint8), scan.spacing, settings_of(config))
+    assert bool((on_grid[vessel] == 1).all())  # on the scan's own vessels
+    _, y = sample_patches(case, config, 0)
+    assert all(int(y[i, 0][tuple(s // 2 for s in y.shape[2:])]) in (1, 2) for i in range(2))
+
+
+def test_fine_tuning_widens_a_parent_to_new_classes(tiny_config_dict):
+    """A vessel class added to a 3-class parent starts as a copy of background: the widened
+    network gives the parent's logits for background, liver and tumor, and background's for
+    vessel (also through residual units and the transposed convolution)."""
+    from robustbench_liver.models.torch import build_network
+    from robustbench_liver.training.finetune import widened
+
+    args = tiny_config_dict["model"]["network_args"] | {"num_res_units": 2}
+    parent = build_network("UNet", args).eval()
+    child = build_network("UNet", args | {"out_channels": 4}).eval()
+    child.load_state_dict(widened(child, parent.state_dict(), 3, 4))
+    x = torch.randn(1, 1, 16, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = parent(x), child(x)
+    assert torch.allclose(b[:, :3], a, atol=1e-5)
+    assert torch.equal(b[:, 3], b[:, 0])
+    other = build_network("UNet", args | {"channels": [4, 6]})
+    state = widened(other, parent.state_dict(), 3, 4)  # not a class change: left alone
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        other.load_state_dict(state)
 
 
 def test_a_non_finite_loss_stops_the_run_and_keeps_the_checkpoint(
