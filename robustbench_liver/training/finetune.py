@@ -72,7 +72,7 @@ def start_from(net: torch.nn.Module, parent: Parent, classes: Sequence[str]) -> 
     adds classes after the parent's (`classes` starts with the parent card's) gets them
     widened: each new class starts as a copy of background."""
     state = parent.state
-    known = tuple(parent.card.classes)
+    known = parent.card.classes
     if len(classes) > len(known) and tuple(classes[: len(known)]) == known:
         state = widened(net, state, len(known), len(classes))
     try:
@@ -111,9 +111,8 @@ def widened(
         grown[tuple(slice(0, n) for n in value.shape)] = value
         axis = out_dim.get(key, 0)
         if pairs[axis] == (old, new):
-            grown.narrow(axis, old, new - old).copy_(
-                grown.narrow(axis, 0, 1).expand_as(grown.narrow(axis, old, new - old))
-            )
+            added = grown.narrow(axis, old, new - old)
+            added.copy_(grown.narrow(axis, 0, 1).expand_as(added))
         result[key] = grown
     return result
 
